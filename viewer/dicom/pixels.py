@@ -1,0 +1,420 @@
+"""Lazy pixel decoding: one frame at a time into a bounded cache, or a whole stack in parallel.
+
+Values stay in their stored integer type (``int16``, ``uint16``, ...; RGB as ``uint8``
+``(rows, columns, 3)``); :func:`to_real` applies the modality LUT when real values (HU, ...)
+are needed. Native little-endian pixel data is read straight from its byte offset into the
+destination array; compressed data is decoded by pydicom with the plugin chosen per transfer
+syntax (:mod:`viewer.dicom.codecs`), in worker processes when a whole stack is loaded, since
+the decoders hold the GIL.
+"""
+
+from __future__ import annotations
+
+import atexit
+import multiprocessing
+import os
+import sys
+import threading
+from collections import OrderedDict
+from collections.abc import Callable, Sequence
+from concurrent.futures import FIRST_COMPLETED, Executor, ThreadPoolExecutor, wait
+
+import numpy as np
+
+from viewer.dicom import codecs
+from viewer.dicom.header import InstanceHeader
+from viewer.dicom.stacks import Stack
+from viewer.errors import DicomReadError, MissingCodecError, OperationCancelled
+
+# ----------------------------------------------------------------------------- one frame
+
+
+def stored_dtype(h: InstanceHeader) -> np.dtype:
+    """The numpy dtype of stored values: by Bits Allocated and Pixel Representation."""
+    if h.samples_per_pixel > 1 or h.photometric == "PALETTE COLOR":
+        return np.dtype(np.uint8) if h.bits_allocated <= 8 else np.dtype("<u2")
+    bits = 8 if h.bits_allocated <= 8 else 16 if h.bits_allocated <= 16 else 32
+    kind = "i" if h.pixel_representation == 1 else "u"
+    return np.dtype(f"<{kind}{bits // 8}")
+
+
+def frame_shape(h: InstanceHeader) -> tuple[int, ...]:
+    """(rows, columns), or (rows, columns, 3) for colour images (shown as RGB)."""
+    if h.samples_per_pixel > 1 or h.photometric == "PALETTE COLOR":
+        return (h.rows, h.columns, 3)
+    return (h.rows, h.columns)
+
+
+def _native_fast(h: InstanceHeader) -> bool:
+    return (
+        h.is_native
+        and h.transfer_syntax in codecs.NATIVE_SYNTAXES
+        and h.transfer_syntax != codecs.uid.ExplicitVRBigEndian
+        and h.samples_per_pixel == 1
+        and h.photometric in ("MONOCHROME1", "MONOCHROME2")
+        and h.bits_allocated in (8, 16, 32)
+    )
+
+
+def _fix_sign(arr: np.ndarray, h: InstanceHeader) -> np.ndarray:
+    """Sign-extend signed values stored in fewer bits than allocated (e.g. 12 of 16)."""
+    if h.pixel_representation == 1 and h.bits_stored < h.bits_allocated:
+        shift = arr.dtype.itemsize * 8 - h.bits_stored
+        np.left_shift(arr, shift, out=arr)
+        np.right_shift(arr, shift, out=arr)
+    return arr
+
+
+def read_native_into(h: InstanceHeader, frame: int, out: np.ndarray) -> None:
+    """Read native frame ``frame`` of ``h`` straight into ``out`` (shape and dtype must match)."""
+    nbytes = out.nbytes
+    try:
+        with open(h.path, "rb", buffering=0) as f:
+            f.seek(h.pixel_offset + frame * nbytes)
+            got = f.readinto(memoryview(out).cast("B"))
+    except OSError as exc:
+        raise DicomReadError(f"{h.path}: cannot read pixel data ({exc.strerror})") from None
+    if got != nbytes:
+        raise DicomReadError(f"{h.path}: pixel data truncated (frame {frame + 1})")
+    _fix_sign(out, h)
+
+
+def _decode_with_pydicom(h: InstanceHeader, frame: int) -> np.ndarray:
+    from pydicom.pixels import pixel_array
+
+    ts = h.transfer_syntax
+    if ts in codecs.NATIVE_SYNTAXES:
+        plugins = [""]
+    else:
+        plugins = codecs.available_plugins(ts)
+        if not plugins:
+            if ts in codecs.CHOICES:
+                raise MissingCodecError(h.path, codecs.syntax_name(ts), codecs.missing_packages(ts))
+            raise DicomReadError(
+                f"{h.path}: {codecs.syntax_name(ts)} is not supported; "
+                "convert the file to a standard transfer syntax (e.g. with gdcmconv)"
+            )
+    index = frame if h.number_of_frames > 1 else None
+    errors = []
+    for plugin in plugins:
+        try:
+            arr = pixel_array(h.path, index=index, decoding_plugin=plugin)
+            break
+        except Exception as exc:  # decoders raise anything on corrupt streams; try the next
+            errors.append(f"{plugin or 'pydicom'}: {exc}")
+    else:
+        raise DicomReadError(
+            f"{h.path}: cannot decode {codecs.syntax_name(ts)} pixel data "
+            f"(frame {frame + 1}): {'; '.join(errors)}"
+        )
+    if h.photometric == "PALETTE COLOR":
+        import pydicom
+        from pydicom.pixels import apply_color_lut
+
+        ds = pydicom.dcmread(h.path, stop_before_pixels=True)
+        arr = apply_color_lut(arr, ds)
+        if arr.dtype != np.uint8:
+            arr = (arr >> 8).astype(np.uint8) if arr.dtype.itemsize == 2 else arr.astype(np.uint8)
+    want = stored_dtype(h)
+    if arr.dtype != want and arr.ndim == 2:
+        arr = arr.astype(want)
+    if arr.shape != frame_shape(h):
+        raise DicomReadError(
+            f"{h.path}: decoded frame has shape {arr.shape}, header says {frame_shape(h)}"
+        )
+    return arr
+
+
+def decode_frame(h: InstanceHeader, frame: int = 0) -> np.ndarray:
+    """Stored values of frame ``frame`` (0-based) of one file.
+
+    Returns ``(rows, columns)`` in the stored integer type, or ``(rows, columns, 3)`` uint8
+    RGB for colour (YBR is converted to RGB, palettes applied).
+
+    Raises
+    ------
+    MissingCodecError
+        No installed package decodes the transfer syntax; the message names the package.
+    DicomReadError
+        The pixel data is damaged or truncated.
+    """
+    if _native_fast(h):
+        out = np.empty(frame_shape(h), dtype=stored_dtype(h))
+        read_native_into(h, frame, out)
+        return out
+    return _decode_with_pydicom(h, frame)
+
+
+def _decode_batch(items: Sequence[tuple[InstanceHeader, int]]) -> list[np.ndarray]:
+    """Decode several frames (runs in a worker process)."""
+    return [decode_frame(h, f) for h, f in items]
+
+
+# ----------------------------------------------------------------------------- values
+
+
+def to_real(stored: np.ndarray, h: InstanceHeader) -> np.ndarray:
+    """Apply the modality LUT: Rescale Slope (0028,1053) / Intercept (0028,1052), or the
+    Modality LUT Sequence (0028,3000). Returns float32 real-world values (HU for CT)."""
+    if h.modality_lut is not None:
+        lut = h.modality_lut
+        idx = np.clip(stored.astype(np.int64) - lut.first_mapped, 0, len(lut.data) - 1)
+        return lut.data[idx].astype(np.float32)
+    out = stored.astype(np.float32)
+    if h.rescale_slope != 1.0:
+        out *= np.float32(h.rescale_slope)
+    if h.rescale_intercept != 0.0:
+        out += np.float32(h.rescale_intercept)
+    return out
+
+
+# ----------------------------------------------------------------------------- cache
+
+
+class FrameCache:
+    """Thread-safe LRU cache of decoded frames, bounded in bytes."""
+
+    def __init__(self, max_bytes: int = 512 * 1024 * 1024):
+        self.max_bytes = max_bytes
+        self._items: OrderedDict[tuple[str, int], np.ndarray] = OrderedDict()
+        self._bytes = 0
+        self._lock = threading.Lock()
+
+    def get(self, key: tuple[str, int]) -> np.ndarray | None:
+        with self._lock:
+            arr = self._items.get(key)
+            if arr is not None:
+                self._items.move_to_end(key)
+            return arr
+
+    def put(self, key: tuple[str, int], arr: np.ndarray) -> None:
+        with self._lock:
+            old = self._items.pop(key, None)
+            if old is not None:
+                self._bytes -= old.nbytes
+            self._items[key] = arr
+            self._bytes += arr.nbytes
+            while self._bytes > self.max_bytes and len(self._items) > 1:
+                _, dropped = self._items.popitem(last=False)
+                self._bytes -= dropped.nbytes
+
+    @property
+    def nbytes(self) -> int:
+        return self._bytes
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+
+_SHARED_CACHE = FrameCache()
+
+# ----------------------------------------------------------------------------- processes
+
+_POOL: Executor | None = None
+_POOL_LOCK = threading.Lock()
+
+
+def _process_pool() -> Executor:
+    """A process pool kept for the session (start-up costs ~0.3 s; paid once)."""
+    global _POOL
+    with _POOL_LOCK:
+        if _POOL is None:
+            from concurrent.futures import ProcessPoolExecutor
+
+            # forkserver: safe with the GUI's threads, and children fork from a server that
+            # has already imported this module.
+            method = "forkserver" if sys.platform.startswith("linux") else "spawn"
+            ctx = multiprocessing.get_context(method)
+            if method == "forkserver":
+                ctx.set_forkserver_preload([__name__])
+            _POOL = ProcessPoolExecutor(max_workers=os.cpu_count() or 2, mp_context=ctx)
+            atexit.register(shutdown_pool)
+        return _POOL
+
+
+def shutdown_pool() -> None:
+    """Stop the decoder processes (called at exit)."""
+    global _POOL
+    with _POOL_LOCK:
+        if _POOL is not None:
+            _POOL.shutdown(wait=False, cancel_futures=True)
+            _POOL = None
+
+
+def warm_up() -> None:
+    """Start the decoder processes ahead of the first compressed stack (optional)."""
+    pool = _process_pool()
+    pool.submit(int, 0).result()
+
+
+# ----------------------------------------------------------------------------- stacks
+
+
+def _order_from(n: int, first: int) -> list[int]:
+    """0..n-1 starting at ``first`` and moving outwards, so the shown slice arrives first."""
+    first = min(max(first, 0), n - 1)
+    out = [first]
+    for d in range(1, n):
+        if first + d < n:
+            out.append(first + d)
+        if first - d >= 0:
+            out.append(first - d)
+    return out
+
+
+class StackPixels:
+    """Pixel access for one :class:`Stack`: single frames on demand, or the whole volume.
+
+    Frames are indexed in stack order (0-based, sorted along the slice normal).
+    """
+
+    def __init__(self, stack: Stack, cache: FrameCache | None = None):
+        self.stack = stack
+        self.cache = cache if cache is not None else _SHARED_CACHE
+        self._volume: np.ndarray | None = None
+        self._loaded: np.ndarray | None = None
+        h = stack.first
+        self.dtype = stored_dtype(h)
+        self.frame_shape = frame_shape(h)
+
+    @property
+    def shape(self) -> tuple[int, ...]:
+        """Volume shape ``(slices, rows, columns[, 3])``."""
+        return (self.stack.n_frames, *self.frame_shape)
+
+    def frame(self, k: int) -> np.ndarray:
+        """Stored values of slice ``k``; decoded on first use and cached."""
+        if self._volume is not None and self._loaded is not None and self._loaded[k]:
+            return self._volume[k]
+        ref = self.stack.frames[k]
+        key = (ref.header.path, ref.frame)
+        arr = self.cache.get(key)
+        if arr is None:
+            arr = decode_frame(ref.header, ref.frame)
+            self.cache.put(key, arr)
+        return arr
+
+    def real(self, k: int) -> np.ndarray:
+        """Real-world values (float32, HU for CT) of slice ``k``."""
+        return to_real(self.frame(k), self.stack.frames[k].header)
+
+    def is_loaded(self, k: int) -> bool:
+        return self._loaded is not None and bool(self._loaded[k])
+
+    def load_volume(
+        self,
+        progress: Callable[[int, int], None] | None = None,
+        cancel: threading.Event | None = None,
+        on_slice: Callable[[int], None] | None = None,
+        first: int | None = None,
+        workers: int | None = None,
+    ) -> np.ndarray:
+        """Decode every slice into one ``(slices, rows, columns)`` array of the stored type.
+
+        Slices are decoded starting from ``first`` (default: the middle) and outwards;
+        ``on_slice(k)`` is called as each arrives (from a worker thread) and ``progress(done,
+        total)`` after each. Native data is read with threads straight into the array;
+        compressed data is decoded in worker processes.
+
+        Raises
+        ------
+        OperationCancelled
+            ``cancel`` was set; the partial volume is kept for the slices already loaded.
+        """
+        n = self.stack.n_frames
+        if self._volume is None:
+            self._volume = np.empty(self.shape, dtype=self.dtype)
+            self._loaded = np.zeros(n, dtype=bool)
+        vol, loaded = self._volume, self._loaded
+        assert loaded is not None
+        todo = [k for k in _order_from(n, n // 2 if first is None else first) if not loaded[k]]
+        done = n - len(todo)
+        if not todo:
+            return vol
+        native = all(_native_fast(f.header) for f in self.stack.frames)
+        lock = threading.Lock()
+
+        def mark(k: int) -> None:
+            nonlocal done
+            loaded[k] = True
+            with lock:
+                done += 1
+                d = done
+            if on_slice is not None:
+                on_slice(k)
+            if progress is not None:
+                progress(d, n)
+
+        if native:
+            self._load_native(todo, mark, cancel, workers)
+        else:
+            self._load_decoded(todo, mark, cancel, workers)
+        if cancel is not None and cancel.is_set() and not loaded.all():
+            raise OperationCancelled("loading cancelled")
+        return vol
+
+    def _load_native(self, todo, mark, cancel, workers) -> None:
+        vol, frames = self._volume, self.stack.frames
+        # Reads are memcpy-bound syscalls that release the GIL; a few threads saturate I/O.
+        nthreads = workers or min(4, (os.cpu_count() or 2))
+        chunks = [todo[i::nthreads] for i in range(nthreads)]
+
+        def run(chunk: list[int]) -> None:
+            for k in chunk:
+                if cancel is not None and cancel.is_set():
+                    return
+                ref = frames[k]
+                read_native_into(ref.header, ref.frame, vol[k])
+                mark(k)
+
+        if nthreads == 1:
+            run(todo)
+            return
+        with ThreadPoolExecutor(nthreads, thread_name_prefix="load") as pool:
+            for fut in [pool.submit(run, c) for c in chunks]:
+                fut.result()
+
+    def _load_decoded(self, todo, mark, cancel, workers) -> None:
+        vol, frames = self._volume, self.stack.frames
+        use_processes = (os.cpu_count() or 1) > 1 and len(todo) >= 8 and workers != 1
+        if not use_processes:
+            for k in todo:
+                if cancel is not None and cancel.is_set():
+                    return
+                ref = frames[k]
+                vol[k] = decode_frame(ref.header, ref.frame)
+                mark(k)
+            return
+        pool = _process_pool()
+        nproc = os.cpu_count() or 2
+        # Small batches keep results flowing (slices shown as they arrive) while amortising
+        # the inter-process overhead; at most 2 batches in flight per process.
+        batch = max(1, min(8, len(todo) // (nproc * 4) or 1))
+        batches = [todo[i : i + batch] for i in range(0, len(todo), batch)]
+        it = iter(batches)
+        pending: dict = {}
+
+        def submit_next() -> bool:
+            b = next(it, None)
+            if b is None:
+                return False
+            items = [(frames[k].header, frames[k].frame) for k in b]
+            pending[pool.submit(_decode_batch, items)] = b
+            return True
+
+        for _ in range(nproc * 2):
+            if not submit_next():
+                break
+        while pending:
+            finished, _ = wait(list(pending), return_when=FIRST_COMPLETED)
+            for fut in finished:
+                ks = pending.pop(fut)
+                arrays = fut.result()
+                for k, arr in zip(ks, arrays, strict=True):
+                    vol[k] = arr
+                    mark(k)
+                if cancel is not None and cancel.is_set():
+                    for f in pending:
+                        f.cancel()
+                    return
+                submit_next()

@@ -1,0 +1,1 @@
+"""Display maths without Qt: VOI windows, presets, displayable 8-bit images."""

@@ -1,0 +1,88 @@
+"""VOI windowing (PS3.3 C.11.2.1.2): real values to 8-bit display values, without Qt."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from viewer.dicom.header import LUT, InstanceHeader
+from viewer.dicom.pixels import to_real
+
+
+@dataclass(frozen=True, slots=True)
+class Window:
+    """A VOI window in real-world units (HU for CT): Window Center (0028,1050) and
+    Window Width (0028,1051)."""
+
+    center: float
+    width: float
+    name: str = ""
+
+
+# Common CT windows (centre, width) in HU, as used in reading rooms.
+CT_PRESETS: dict[str, Window] = {
+    "brain": Window(40, 80, "brain"),
+    "subdural": Window(75, 215, "subdural"),
+    "stroke": Window(32, 8, "stroke"),
+    "lung": Window(-600, 1500, "lung"),
+    "mediastinum": Window(50, 350, "mediastinum"),
+    "abdomen": Window(40, 400, "abdomen"),
+    "liver": Window(60, 160, "liver"),
+    "bone": Window(400, 1800, "bone"),
+}
+
+
+def header_windows(h: InstanceHeader) -> list[Window]:
+    """The windows stored in the header, in order (multi-valued Window Center/Width)."""
+    return [Window(c, w, ex or f"header {i + 1}") for i, (c, w, ex) in enumerate(h.windows)]
+
+
+def auto_window(real: np.ndarray, low: float = 1.0, high: float = 99.0) -> Window:
+    """A window spanning the ``low``..``high`` percentiles of ``real`` (grey levels of MR etc.)."""
+    sample = real[:: max(1, real.shape[0] // 256)] if real.ndim >= 2 else real
+    lo, hi = np.percentile(sample, [low, high])
+    width = max(float(hi - lo), 1.0)
+    return Window(float(lo + hi) / 2.0, width, "auto")
+
+
+def apply_window(real: np.ndarray, window: Window) -> np.ndarray:
+    """Linear VOI function of PS3.3 C.11.2.1.2.1 to uint8 (0..255)."""
+    c, w = float(window.center), max(float(window.width), 1.0)
+    if w <= 1.0:
+        return np.where(real > c - 0.5, 255, 0).astype(np.uint8)
+    scale = np.float32(255.0 / (w - 1.0))
+    offset = np.float32((c - 0.5) - (w - 1.0) / 2.0)
+    out = (np.asarray(real, dtype=np.float32) - offset) * scale
+    np.clip(out, 0, 255, out=out)
+    return out.astype(np.uint8)
+
+
+def apply_voi_lut(values: np.ndarray, lut: LUT) -> np.ndarray:
+    """Apply a VOI LUT Sequence (0028,3010) item and scale its output range to uint8."""
+    idx = np.clip(np.asarray(values).astype(np.int64) - lut.first_mapped, 0, len(lut.data) - 1)
+    out = lut.data[idx].astype(np.float32)
+    top = float(lut.data.max()) or 1.0
+    return np.clip(out * (255.0 / top), 0, 255).astype(np.uint8)
+
+
+def displayable(stored: np.ndarray, h: InstanceHeader, window: Window | None = None) -> np.ndarray:
+    """An 8-bit image as a reader would first see it.
+
+    Modality LUT, then ``window`` or the header's first window, else its VOI LUT, else an
+    automatic percentile window; MONOCHROME1 is inverted so that bright means dense. Colour
+    images (``(rows, columns, 3)`` uint8) are returned as they are.
+    """
+    if stored.ndim == 3:
+        return stored
+    if window is None and not h.windows and h.voi_luts:
+        out = apply_voi_lut(to_real(stored, h) if h.modality_lut else stored, h.voi_luts[0])
+    else:
+        real = to_real(stored, h)
+        if window is None:
+            wins = header_windows(h)
+            window = wins[0] if wins else auto_window(real)
+        out = apply_window(real, window)
+    if h.photometric == "MONOCHROME1":
+        np.subtract(255, out, out=out)
+    return out
