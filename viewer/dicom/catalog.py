@@ -130,7 +130,8 @@ def build_catalog(
         pkey = (h0.patient_id, h0.patient_name)
         patient = patients.get(pkey)
         if patient is None:
-            patient = patients[pkey] = Patient(h0.patient_id, h0.patient_name, h0.patient_birth_date)
+            patient = Patient(h0.patient_id, h0.patient_name, h0.patient_birth_date)
+            patients[pkey] = patient
         study = studies.get(h0.study_uid)
         if study is None:
             study = studies[h0.study_uid] = Study(

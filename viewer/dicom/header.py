@@ -246,7 +246,7 @@ def read_header(path: str) -> InstanceHeader:
                     break
                 except tagparse.NeedMoreBytes:
                     if len(buf) >= min(size, _MAX_FAST_BYTES):
-                        raise tagparse.NeedsFullParser("header larger than fast-path limit")
+                        raise tagparse.NeedsFullParser("header larger than limit") from None
                     buf += f.read(len(buf))
     except tagparse.NotDicom:
         raise DicomReadError(f"{path}: not a DICOM file (no DICM prefix)") from None
@@ -309,12 +309,12 @@ def _lut_from_item(item) -> LUT | None:
     desc = item.get("LUTDescriptor")
     if desc is None or "LUTData" not in item:
         return None
-    from pydicom.pixels.processing import _lut_data  # noqa: F401  (pydicom decodes LUTData)
-
     first = int(desc[1])
-    data = np.asarray(item.LUTData)
-    if data.ndim == 0:
-        data = data.reshape(1)
+    raw = item.LUTData
+    if isinstance(raw, (bytes, bytearray)):  # OW: 16-bit words
+        data = np.frombuffer(raw, dtype="<u2")
+    else:
+        data = np.atleast_1d(np.asarray(raw))
     return LUT(first, data.astype(np.int64), str(item.get("LUTExplanation", "") or ""))
 
 

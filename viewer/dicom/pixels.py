@@ -18,6 +18,7 @@ import threading
 from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from concurrent.futures import FIRST_COMPLETED, Executor, ThreadPoolExecutor, wait
+from concurrent.futures.process import BrokenProcessPool
 
 import numpy as np
 
@@ -79,12 +80,41 @@ def read_native_into(h: InstanceHeader, frame: int, out: np.ndarray) -> None:
     _fix_sign(out, h)
 
 
+def _short(exc: Exception) -> str:
+    """Last line of a decoder's message (pydicom nests every plugin's error)."""
+    lines = [ln.strip() for ln in str(exc).splitlines() if ln.strip()]
+    return lines[-1] if lines else type(exc).__name__
+
+
+def _read_dataset_pixels(h: InstanceHeader, frame: int) -> np.ndarray:
+    """Decode through a full dataset read: deflate, big endian, files without file meta."""
+    import pydicom
+
+    ds = pydicom.dcmread(h.path, force=True)
+    if "TransferSyntaxUID" not in ds.file_meta:
+        ds.file_meta.TransferSyntaxUID = h.transfer_syntax
+    arr = ds.pixel_array
+    return arr[frame] if h.number_of_frames > 1 else arr
+
+
 def _decode_with_pydicom(h: InstanceHeader, frame: int) -> np.ndarray:
     from pydicom.pixels import pixel_array
 
     ts = h.transfer_syntax
+    index = frame if h.number_of_frames > 1 else None
+    errors = []
+    arr = None
     if ts in codecs.NATIVE_SYNTAXES:
-        plugins = [""]
+        try:
+            if ts in (codecs.uid.ExplicitVRBigEndian, codecs.uid.DeflatedExplicitVRLittleEndian):
+                arr = _read_dataset_pixels(h, frame)
+            else:
+                try:
+                    arr = pixel_array(h.path, index=index)
+                except (AttributeError, KeyError, ValueError):
+                    arr = _read_dataset_pixels(h, frame)
+        except Exception as exc:  # damaged data: report, never crash the caller
+            errors.append(_short(exc))
     else:
         plugins = codecs.available_plugins(ts)
         if not plugins:
@@ -94,15 +124,13 @@ def _decode_with_pydicom(h: InstanceHeader, frame: int) -> np.ndarray:
                 f"{h.path}: {codecs.syntax_name(ts)} is not supported; "
                 "convert the file to a standard transfer syntax (e.g. with gdcmconv)"
             )
-    index = frame if h.number_of_frames > 1 else None
-    errors = []
-    for plugin in plugins:
-        try:
-            arr = pixel_array(h.path, index=index, decoding_plugin=plugin)
-            break
-        except Exception as exc:  # decoders raise anything on corrupt streams; try the next
-            errors.append(f"{plugin or 'pydicom'}: {exc}")
-    else:
+        for plugin in plugins:
+            try:
+                arr = pixel_array(h.path, index=index, decoding_plugin=plugin)
+                break
+            except Exception as exc:  # decoders raise anything on corrupt streams; try the next
+                errors.append(f"{plugin}: {_short(exc)}")
+    if arr is None:
         raise DicomReadError(
             f"{h.path}: cannot decode {codecs.syntax_name(ts)} pixel data "
             f"(frame {frame + 1}): {'; '.join(errors)}"
@@ -348,7 +376,14 @@ class StackPixels:
         if native:
             self._load_native(todo, mark, cancel, workers)
         else:
-            self._load_decoded(todo, mark, cancel, workers)
+            try:
+                self._load_decoded(todo, mark, cancel, workers)
+            except BrokenProcessPool:
+                # Worker processes could not start (frozen app, locked-down host): decode
+                # here instead; slower, but the user gets the images.
+                shutdown_pool()
+                rest = [k for k in todo if not loaded[k]]
+                self._load_decoded(rest, mark, cancel, workers=1)
         if cancel is not None and cancel.is_set() and not loaded.all():
             raise OperationCancelled("loading cancelled")
         return vol

@@ -231,7 +231,7 @@ def _label_split(stacks: list[Stack], keys: list[tuple[tuple, str]]) -> None:
     sizes = {(k[1], k[2]) for k, _ in keys}
     echoes = {k[4] for k, _ in keys}
     times = {k[5] for k, _ in keys}
-    for st, (key, attr) in zip(stacks, keys, strict=True):
+    for st, (_key, attr) in zip(stacks, keys, strict=True):
         h = st.first
         parts = []
         if len(oris) > 1:

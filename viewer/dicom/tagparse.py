@@ -163,17 +163,27 @@ def _decode_value(raw: bytes, vr: str, charset: str) -> object:
     return text
 
 
-def _find_dataset_start(buf: bytes) -> int:
+def _find_dataset_start(buf: bytes) -> tuple[int, bool | None]:
+    """Offset of the first element, and whether the data set is known to be implicit VR.
+
+    Files without the 128-byte preamble and DICM prefix (old ACR-NEMA style, some PACS
+    exports) start directly with an element of group 0002 or 0008.
+    """
     if len(buf) >= 132 and buf[128:132] == b"DICM":
-        return 132
-    # No preamble: accept when the first element looks like group 0002 or 0008 with a real VR.
+        return 132, None
     if len(buf) >= 8:
         group = _U16.unpack_from(buf, 0)[0]
         vr = buf[4:6]
-        if group in (0x0002, 0x0008) and (vr.isalpha() and vr.isupper()):
-            raise NeedsFullParser("no preamble")
+        explicit = len(vr) == 2 and 65 <= vr[0] <= 90 and 65 <= vr[1] <= 90
+        if group == 0x0002 and explicit:
+            return 0, None
         if group == 0x0008:
-            raise NeedsFullParser("no preamble, implicit VR")
+            elem = _U16.unpack_from(buf, 2)[0]
+            if explicit:
+                return 0, False
+            length = _U32.unpack_from(buf, 4)[0]
+            if elem <= 0x0020 and length < 1024:
+                return 0, True
     raise NotDicom("no DICM prefix")
 
 
@@ -191,7 +201,7 @@ def parse_header(buf: bytes, file_size: int) -> ParsedHeader:
     ValueError
         The header is malformed (bad VR, lengths past the end of the file).
     """
-    pos = _find_dataset_start(buf)
+    pos, implicit_no_meta = _find_dataset_start(buf)
     # File meta group (0002): always explicit VR little endian.
     meta: dict[str, str] = {}
     while True:
@@ -214,7 +224,8 @@ def parse_header(buf: bytes, file_size: int) -> ParsedHeader:
         elif elem == 0x0002:
             meta["sop"] = buf[start : start + length].decode("ascii", "replace").strip("\x00 ")
         pos = start + length
-    ts = meta.get("ts", IMPLICIT_VR_LE)
+    default_ts = EXPLICIT_VR_LE if implicit_no_meta is False else IMPLICIT_VR_LE
+    ts = meta.get("ts", default_ts)
     if ts in (EXPLICIT_VR_BE, DEFLATED_EXPLICIT_VR_LE):
         raise NeedsFullParser(f"transfer syntax {ts}")
     implicit = ts == IMPLICIT_VR_LE

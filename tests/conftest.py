@@ -1,0 +1,53 @@
+"""Shared fixtures. Qt runs offscreen: set before any Qt import."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def _shared_data() -> Path | None:
+    """``../shared/data`` beside the checkout (or $RADVIEWER_SHARED_DATA)."""
+    candidates = [os.environ.get("RADVIEWER_SHARED_DATA"), REPO.parent / "shared" / "data"]
+    for c in candidates:
+        if c and Path(c).is_dir():
+            return Path(c)
+    return None
+
+
+SHARED_DATA = _shared_data()
+
+
+@pytest.fixture(scope="session")
+def shared_data() -> Path:
+    if SHARED_DATA is None:
+        pytest.skip("../shared/data is not present beside this checkout")
+    return SHARED_DATA
+
+
+@pytest.fixture(scope="session")
+def ct_catalog(shared_data):
+    from viewer.dicom.scan import scan_folder
+
+    return scan_folder(shared_data / "ct-chest-lidc0314")
+
+
+@pytest.fixture(scope="session")
+def mr_catalog(shared_data):
+    from viewer.dicom.scan import scan_folder
+
+    return scan_folder(shared_data / "mr-brain")
+
+
+@pytest.fixture(scope="session")
+def sample_catalog():
+    from viewer.dicom.scan import scan_folder
+    from viewer.paths import sample_study_dir
+
+    return scan_folder(sample_study_dir())

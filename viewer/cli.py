@@ -1,0 +1,215 @@
+"""Headless command line: ``radviewer info PATH [--json]`` and ``radviewer info --sample``.
+
+Heavy imports (pydicom, numpy) happen inside the commands, so ``radviewer --help`` is instant.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from typing import Any
+
+from viewer import __version__
+
+EXIT_OK = 0
+EXIT_FAILURE = 1
+EXIT_USAGE = 2
+
+INFO_SCHEMA = "radviewer.info/1"
+
+
+def _stack_json(index: int, st) -> dict[str, Any]:
+    from viewer.dicom import codecs
+
+    h = st.first
+    syntaxes = sorted({f.header.transfer_syntax for f in st.frames})
+    return {
+        "index": index,
+        "uid": st.uid,
+        "series_uid": st.series_uid,
+        "series_number": h.series_number,
+        "modality": h.modality,
+        "description": h.series_description,
+        "label": st.label,
+        "images": st.n_files,
+        "frames": st.n_frames,
+        "rows": st.rows,
+        "columns": st.columns,
+        "pixel_spacing_mm": list(st.spacing[1:]) if st.spacing else (
+            list(h.pixel_spacing) if h.pixel_spacing else None
+        ),
+        "slice_spacing_mm": round(st.spacing[0], 6) if st.spacing else None,
+        "acquisition_plane": st.plane or None,
+        "edge_letters": st.edge_letters,
+        "transfer_syntax": syntaxes[0] if len(syntaxes) == 1 else syntaxes,
+        "transfer_syntax_name": ", ".join(codecs.syntax_name(t) for t in syntaxes),
+        "photometric_interpretation": h.photometric,
+        "warnings": list(st.warnings),
+        "linked_objects": [
+            {"kind": o.kind, "sop_instance_uid": o.header.sop_instance_uid}
+            for o in st.linked_objects
+        ],
+    }
+
+
+def catalog_json(catalog) -> dict[str, Any]:
+    """The stable ``radviewer.info/1`` document (see README, "radviewer info --json")."""
+    index_of = {id(st): i + 1 for i, st in enumerate(catalog.stacks())}
+    patients = []
+    for p in catalog.patients:
+        studies = []
+        for s in p.studies:
+            series = []
+            objects = []
+            for se in s.series:
+                series.extend(_stack_json(index_of[id(st)], st) for st in se.stacks)
+                for o in se.objects:
+                    objects.append({
+                        "kind": o.kind,
+                        "series_uid": se.uid,
+                        "description": se.description,
+                        "frames": o.header.number_of_frames,
+                        "referenced_series_uids": list(o.referenced_series_uids),
+                        "linked_series": [index_of[id(st)] for st in o.linked_stacks],
+                    })
+            studies.append({
+                "study_uid": s.uid,
+                "date": s.date,
+                "description": s.description,
+                "accession_number": s.accession_number,
+                "series": series,
+                "objects": objects,
+            })
+        patients.append({
+            "patient_id": p.patient_id,
+            "name": p.name,
+            "birth_date": p.birth_date,
+            "studies": studies,
+        })
+    return {
+        "schema": INFO_SCHEMA,
+        "root": catalog.root,
+        "cancelled": catalog.cancelled,
+        "counts": {
+            "patients": len(catalog.patients),
+            "series": len(catalog.stacks()),
+            "objects": len(catalog.objects()),
+            "skipped": len(catalog.skipped),
+        },
+        "patients": patients,
+        "skipped": [{"path": s.path, "reason": s.reason} for s in catalog.skipped],
+    }
+
+
+def _fmt_date(d: str) -> str:
+    return f"{d[:4]}-{d[4:6]}-{d[6:8]}" if len(d) == 8 and d.isdigit() else (d or "-")
+
+
+def _print_text(doc: dict[str, Any], out) -> None:
+    c = doc["counts"]
+    print(
+        f"{doc['root']}: {c['series']} series, {c['objects']} other objects, "
+        f"{c['skipped']} files skipped",
+        file=out,
+    )
+    for p in doc["patients"]:
+        print(f"Patient {p['patient_id'] or '-'}  {p['name'] or ''}".rstrip(), file=out)
+        for s in p["studies"]:
+            desc = f"  {s['description']}" if s["description"] else ""
+            print(f"  Study {_fmt_date(s['date'])}{desc}", file=out)
+            for se in s["series"]:
+                ps = se["pixel_spacing_mm"]
+                ps_s = f"{ps[0]:.3g}x{ps[1]:.3g} mm" if ps else "no spacing"
+                sl = se["slice_spacing_mm"]
+                sl_s = f"slice {sl:.3g} mm" if sl else "single slice" if se["frames"] == 1 else ""
+                count = f"{se['images']} images" if se["images"] == se["frames"] else (
+                    f"{se['images']} files / {se['frames']} frames"
+                )
+                print(
+                    f"    [{se['index']}] {se['modality']:<3} {se['label']!s:<36} {count:>12}  "
+                    f"{se['rows']}x{se['columns']}  {ps_s}  {sl_s}  "
+                    f"{se['acquisition_plane'] or ''}  {se['transfer_syntax_name']}",
+                    file=out,
+                )
+                for w in se["warnings"]:
+                    print(f"          ! {w}", file=out)
+            for o in s["objects"]:
+                linked = ", ".join(f"[{i}]" for i in o["linked_series"]) or "no series here"
+                print(f"    {o['kind']:<4} {o['description']}  -> {linked}", file=out)
+    if doc["skipped"]:
+        print(f"Skipped files ({len(doc['skipped'])}):", file=out)
+        root = doc["root"]
+        for s in doc["skipped"]:
+            rel = os.path.relpath(s["path"], root) if os.path.isdir(root) else s["path"]
+            print(f"  {rel}: {s['reason']}", file=out)
+
+
+def cmd_info(args: argparse.Namespace) -> int:
+    from viewer.dicom.scan import scan_folder
+    from viewer.errors import StudyNotFoundError
+    from viewer.paths import sample_study_dir
+
+    path = str(sample_study_dir()) if args.sample else args.path
+    if not path:
+        print("radviewer info: give a PATH or --sample", file=sys.stderr)
+        return EXIT_USAGE
+    progress = None
+    if not args.json and sys.stderr.isatty():
+
+        def progress(done: int, total: int) -> None:
+            print(f"\rscanning {done}/{total}", end="", file=sys.stderr, flush=True)
+
+    try:
+        catalog = scan_folder(path, progress=progress)
+    except StudyNotFoundError as exc:
+        print(f"radviewer info: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    if progress is not None:
+        print("\r", end="", file=sys.stderr)
+    doc = catalog_json(catalog)
+    if args.json:
+        json.dump(doc, sys.stdout, indent=2)
+        print()
+    elif catalog.stacks():
+        _print_text(doc, sys.stdout)
+    if not catalog.stacks():
+        n = len(catalog.skipped)
+        why = ""
+        if n:
+            first = catalog.skipped[0]
+            why = f" ({n} file{'s' if n > 1 else ''} skipped; {os.path.basename(first.path)}: "
+            why += f"{first.reason})"
+        print(f"radviewer info: {path}: no DICOM image found{why}", file=sys.stderr)
+        return EXIT_USAGE
+    return EXIT_OK
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="radviewer",
+        description="radviewer: radiology viewer with AI assist "
+        "(research use, not a diagnosis).",
+    )
+    parser.add_argument("--version", action="version", version=f"radviewer {__version__}")
+    sub = parser.add_subparsers(dest="command")
+    info = sub.add_parser("info", help="list the patients, studies and series in a folder")
+    info.add_argument("path", nargs="?", help="study folder (or a single DICOM file)")
+    info.add_argument("--sample", action="store_true", help="use the bundled sample study")
+    info.add_argument("--json", action="store_true", help="print the radviewer.info/1 document")
+    info.set_defaults(func=cmd_info)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "func", None):
+        parser.print_help()
+        return EXIT_USAGE
+    return int(args.func(args))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

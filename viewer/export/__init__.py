@@ -1,0 +1,1 @@
+"""Export of screenshots and DICOM objects (no Qt). Not built yet."""
