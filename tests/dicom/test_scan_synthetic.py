@@ -227,3 +227,36 @@ def test_garbage_vr_bytes_are_reported(tmp_path):
     assert not cat.stacks()
     (skipped,) = cat.skipped
     assert "invalid VR" in skipped.reason and "(0008,103E)" in skipped.reason
+
+
+def test_dicomdir_folder_with_upper_case_names(tmp_path):
+    from pydicom.fileset import FileSet
+
+    src = tmp_path / "src"
+    s = write_series(src, n_slices=5)
+    fs = FileSet()
+    for f in s.files:
+        fs.add(str(f))
+    cd = tmp_path / "cd"
+    fs.write(str(cd))  # a CD layout: DICOMDIR plus PT000000/ST000000/... without extensions
+    assert (cd / "DICOMDIR").is_file()
+    cat = scan_folder(cd)
+    (stack,) = cat.stacks()
+    assert stack.n_frames == 5
+    assert [int(StackPixels(stack).frame(k)[0, 0]) for k in range(5)] == [0, 100, 200, 300, 400]
+    assert cat.skipped == []  # the DICOMDIR itself is an index, not a skipped file
+
+
+def test_multiframe_counted_as_frames_and_non_image_objects_listed(tmp_path):
+    import shutil
+
+    from pydicom.data import get_testdata_file
+
+    for name in ("emri_small.dcm", "rtstruct.dcm"):
+        shutil.copy(get_testdata_file(name, download=False), tmp_path / name.upper())
+    cat = scan_folder(tmp_path)
+    (stack,) = cat.stacks()
+    assert (stack.n_files, stack.n_frames) == (1, 10)
+    (obj,) = cat.objects()
+    assert obj.kind == "RTSTRUCT"
+    assert cat.skipped == []

@@ -357,10 +357,10 @@ def _read_with_pydicom(path: str) -> InstanceHeader:
         if slope is not None:
             extra["rescale_slope"], extra["rescale_intercept"] = slope, intercept
     elif frames > 1:
-        pos = _floats(values.get("ImagePositionPatient"), 3)
-        orientation = _floats(values.get("ImageOrientationPatient"), 6)
-        extra["frame_positions"] = (pos,) + (None,) * (frames - 1) if pos else (None,) * frames
-        extra["frame_orientations"] = (orientation,) * frames
+        # Legacy multi-frame (US cine, NM, XA): one position for all frames, so the frames
+        # stay together in acquisition order rather than being sorted in space.
+        extra["frame_positions"] = (None,) * frames
+        extra["frame_orientations"] = (None,) * frames
 
     mlut = ds.get("ModalityLUTSequence")
     if mlut:
