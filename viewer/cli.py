@@ -202,12 +202,34 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+_COMMANDS = ("info",)
+
+
+def gui_main(argv: list[str]) -> int:
+    """``radviewer [PATH] [--sample]``: the desktop window."""
+    parser = argparse.ArgumentParser(
+        prog="radviewer",
+        description="radviewer: radiology viewer with AI assist (research use, not a "
+        "diagnosis). Headless commands: radviewer info --help.",
+    )
+    parser.add_argument("--version", action="version", version=f"radviewer {__version__}")
+    parser.add_argument("path", nargs="?", help="study folder to open")
+    parser.add_argument("--sample", action="store_true", help="open the bundled sample study")
+    args = parser.parse_args(argv)
+    if args.path and not os.path.exists(args.path):
+        print(f"radviewer: {args.path}: no such file or folder", file=sys.stderr)
+        return EXIT_USAGE
+    from viewer.app import run_gui
+
+    return run_gui(args.path, sample=args.sample)
+
+
 def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if not argv or argv[0] not in _COMMANDS:
+        return gui_main(argv)
     parser = build_parser()
     args = parser.parse_args(argv)
-    if not getattr(args, "func", None):
-        parser.print_help()
-        return EXIT_USAGE
     return int(args.func(args))
 
 

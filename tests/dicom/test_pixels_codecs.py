@@ -9,7 +9,7 @@ from pydicom.data import get_testdata_file
 
 from viewer.dicom import codecs
 from viewer.dicom.header import read_header
-from viewer.dicom.pixels import FrameCache, decode_frame, to_real
+from viewer.dicom.pixels import FrameCache, StackPixels, decode_frame, to_real
 from viewer.display.window import Window, apply_window, displayable
 from viewer.errors import MissingCodecError
 
@@ -166,3 +166,20 @@ def test_frame_cache_is_bounded():
         cache.put(("f", i), np.zeros(1024, np.uint8))
     assert cache.nbytes <= 3 * 1024 and len(cache) == 3
     assert cache.get(("f", 9)) is not None and cache.get(("f", 0)) is None
+
+
+def test_default_window_keeps_ct_header_and_rejects_saturating_mr_window(
+    ct_catalog, sample_catalog
+):
+    from viewer.display.window import default_window
+
+    ct = ct_catalog.stacks()[0]
+    px = StackPixels(ct)
+    w = default_window(ct.first, px.real(100))
+    assert (w.center, w.width) == (-450.0, 2000.0)
+    t1, t2 = sample_catalog.stacks()[:2]
+    # The T1's stored window (38/100) would paint the brain white: replaced by percentiles.
+    w1 = default_window(t1.first, StackPixels(t1).real(87))
+    assert w1.name == "auto" and w1.center + w1.width / 2 > 500
+    w2 = default_window(t2.first, StackPixels(t2).real(27))
+    assert (w2.center, w2.width) == (545.0, 1185.0)

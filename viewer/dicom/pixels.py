@@ -326,6 +326,12 @@ class StackPixels:
         """Real-world values (float32, HU for CT) of slice ``k``."""
         return to_real(self.frame(k), self.stack.frames[k].header)
 
+    def frame_volume(self) -> np.ndarray:
+        """The volume array ``(slices, rows, columns[, 3])``; only loaded slices are valid."""
+        if self._volume is None:
+            raise RuntimeError("load_volume() has not been called")
+        return self._volume
+
     def is_loaded(self, k: int) -> bool:
         return self._loaded is not None and bool(self._loaded[k])
 

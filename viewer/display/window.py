@@ -46,6 +46,24 @@ def auto_window(real: np.ndarray, low: float = 1.0, high: float = 99.0) -> Windo
     return Window(float(lo + hi) / 2.0, width, "auto")
 
 
+def default_window(h: InstanceHeader, real: np.ndarray) -> Window:
+    """The window a slice first opens with: the header's first window, else automatic.
+
+    A stored window that would paint more than half of the tissue white is ignored for
+    non-CT images (seen in MR series whose scanner window belongs to another scaling), and
+    the percentile window is used instead. CT windows are in HU and always kept.
+    """
+    wins = header_windows(h)
+    if wins and h.modality == "CT":
+        return wins[0]
+    if wins:
+        tissue = real[real > real.min()]
+        top = wins[0].center + wins[0].width / 2
+        if tissue.size == 0 or top >= float(np.median(tissue)):
+            return wins[0]
+    return auto_window(real)
+
+
 def apply_window(real: np.ndarray, window: Window) -> np.ndarray:
     """Linear VOI function of PS3.3 C.11.2.1.2.1 to uint8 (0..255)."""
     c, w = float(window.center), max(float(window.width), 1.0)
@@ -80,8 +98,7 @@ def displayable(stored: np.ndarray, h: InstanceHeader, window: Window | None = N
     else:
         real = to_real(stored, h)
         if window is None:
-            wins = header_windows(h)
-            window = wins[0] if wins else auto_window(real)
+            window = default_window(h, real)
         out = apply_window(real, window)
     if h.photometric == "MONOCHROME1":
         np.subtract(255, out, out=out)

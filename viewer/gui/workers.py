@@ -1,0 +1,156 @@
+"""Background jobs for the GUI: scan a folder, load a stack, make thumbnails.
+
+Each job runs on a Python thread and talks to the GUI only through Qt signals on a QObject that
+lives in the GUI thread (queued delivery). Jobs carry a request id; the window drops results
+whose id is stale. Cancellation is cooperative through a :class:`threading.Event`, checked
+between files or slices, so it takes effect within a fraction of a second.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import traceback
+
+import numpy as np
+from PySide6.QtCore import QObject, Signal
+
+from viewer.dicom.catalog import build_catalog
+from viewer.dicom.pixels import StackPixels
+from viewer.dicom.scan import iter_scan
+from viewer.errors import OperationCancelled, ViewerError
+
+log = logging.getLogger(__name__)
+
+
+class Job(QObject):
+    """Base job: ``progress(request, done, total)``, ``failed(request, message)``."""
+
+    progress = Signal(int, int, int)
+    failed = Signal(int, str)
+
+    def __init__(self, request: int, parent: QObject | None = None):
+        super().__init__(parent)
+        self.request = request
+        self.cancel_event = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def start(self) -> None:
+        self._thread = threading.Thread(target=self._run_guarded, name=type(self).__name__,
+                                        daemon=True)
+        self._thread.start()
+
+    def cancel(self) -> None:
+        self.cancel_event.set()
+
+    def wait(self, timeout: float = 2.0) -> bool:
+        if self._thread is not None:
+            self._thread.join(timeout)
+            return not self._thread.is_alive()
+        return True
+
+    @property
+    def cancelled(self) -> bool:
+        return self.cancel_event.is_set()
+
+    def _run_guarded(self) -> None:
+        try:
+            self.run()
+        except OperationCancelled:
+            pass
+        except ViewerError as exc:
+            self.failed.emit(self.request, str(exc))
+        except Exception as exc:  # the worker boundary: report, never kill the app
+            log.error("%s failed:\n%s", type(self).__name__, traceback.format_exc())
+            self.failed.emit(self.request, f"{type(exc).__name__}: {exc}")
+
+    def run(self) -> None:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+
+class ScanJob(Job):
+    """Scan a folder; emits ``catalog_updated`` as series appear and ``finished`` at the end."""
+
+    catalog_updated = Signal(int, object)  # request, Catalog so far
+    finished = Signal(int, object)  # request, final Catalog
+
+    def __init__(self, request: int, root: str, parent: QObject | None = None,
+                 update_every_s: float = 0.25):
+        super().__init__(request, parent)
+        self.root = root
+        self.update_every_s = update_every_s
+
+    def run(self) -> None:
+        import time
+
+        headers, skipped = [], []
+        last = time.monotonic()
+        n_series = 0
+        for upd in iter_scan(self.root, cancel=self.cancel_event):
+            if upd.header is not None:
+                headers.append(upd.header)
+            elif upd.skipped is not None:
+                skipped.append(upd.skipped)
+            self.progress.emit(self.request, upd.done, upd.total)
+            now = time.monotonic()
+            if now - last >= self.update_every_s:
+                series = {h.series_uid for h in headers}
+                if len(series) != n_series:
+                    n_series = len(series)
+                    self.catalog_updated.emit(self.request, build_catalog(headers, skipped,
+                                                                         self.root))
+                last = now
+        catalog = build_catalog(headers, skipped, self.root, cancelled=self.cancelled)
+        self.finished.emit(self.request, catalog)
+
+
+class LoadJob(Job):
+    """Decode every slice of a stack; ``slice_loaded(request, k)`` as each arrives."""
+
+    slice_loaded = Signal(int, int)
+    finished = Signal(int)
+
+    def __init__(self, request: int, pixels: StackPixels, first: int,
+                 parent: QObject | None = None):
+        super().__init__(request, parent)
+        self.pixels = pixels
+        self.first = first
+
+    def run(self) -> None:
+        n = self.pixels.stack.n_frames
+        self.pixels.load_volume(
+            progress=lambda d, t: self.progress.emit(self.request, d, t),
+            cancel=self.cancel_event,
+            on_slice=lambda k: self.slice_loaded.emit(self.request, k),
+            first=self.first,
+        )
+        self.progress.emit(self.request, n, n)
+        self.finished.emit(self.request)
+
+
+class ThumbnailJob(Job):
+    """Middle-slice thumbnails (uint8, at most ``size`` pixels a side) for a list of stacks."""
+
+    thumbnail_ready = Signal(int, str, object)  # request, stack uid, uint8 array
+
+    def __init__(self, request: int, stacks: list, size: int = 96,
+                 parent: QObject | None = None):
+        super().__init__(request, parent)
+        self.stacks = stacks
+        self.size = size
+
+    def run(self) -> None:
+        from viewer.dicom.pixels import decode_frame
+        from viewer.display.window import displayable
+
+        for st in self.stacks:
+            if self.cancelled:
+                return
+            ref = st.frames[st.n_frames // 2]
+            try:
+                img = displayable(decode_frame(ref.header, ref.frame), ref.header)
+            except ViewerError as exc:
+                log.warning("thumbnail skipped: %s", exc)
+                continue
+            step = max(1, int(np.ceil(max(img.shape[:2]) / self.size)))
+            self.thumbnail_ready.emit(self.request, st.uid, np.ascontiguousarray(img[::step, ::step]))
