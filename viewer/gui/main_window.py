@@ -175,7 +175,8 @@ class MainWindow(QMainWindow):
                          f"F{i + 2}")
 
         h = mb.addMenu("&Help")
-        self._action(h, "Keyboard shortcuts", self.show_shortcuts, QKeySequence.StandardKey.HelpContents)
+        self._action(h, "Keyboard shortcuts", self.show_shortcuts,
+                     QKeySequence.StandardKey.HelpContents)
         self._action(h, "About radviewer", self.show_about)
 
     # ------------------------------------------------------------------ opening

@@ -111,7 +111,7 @@ class SliceView(QWidget):
     def resizeEvent(self, ev):  # noqa: N802
         super().resizeEvent(ev)
         w, h, m = self.width(), self.height(), 6
-        for key, lab in self._corner.items():
+        for lab in self._corner.values():
             lab.setGeometry(m, m, w - 2 * m, h - 2 * m)
             lab.raise_()
         self._edge["left"].setGeometry(m, h // 2 - 12, 40, 24)

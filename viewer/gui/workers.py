@@ -153,4 +153,5 @@ class ThumbnailJob(Job):
                 log.warning("thumbnail skipped: %s", exc)
                 continue
             step = max(1, int(np.ceil(max(img.shape[:2]) / self.size)))
-            self.thumbnail_ready.emit(self.request, st.uid, np.ascontiguousarray(img[::step, ::step]))
+            thumb = np.ascontiguousarray(img[::step, ::step])
+            self.thumbnail_ready.emit(self.request, st.uid, thumb)
