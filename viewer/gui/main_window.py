@@ -254,14 +254,16 @@ class MainWindow(QMainWindow):
         for i, st in enumerate(catalog.stacks()):
             h = st.first
             warn = ("\n⚠ " + "; ".join(st.warnings)) if st.warnings else ""
-            item = QListWidgetItem(f"{i + 1}. {h.modality} {st.label}\n"
+            title = st.label if st.label.startswith(h.modality) else f"{h.modality} {st.label}"
+            item = QListWidgetItem(f"{i + 1}. {title}\n"
                                    f"{st.n_frames} images  {st.rows}x{st.columns}{warn}")
             item.setData(Qt.ItemDataRole.UserRole, st.uid)
             item.setToolTip("\n".join(st.warnings) or st.label)
             self.series_list.addItem(item)
         self.series_list.blockSignals(False)
         n = len(catalog.skipped)
-        self.skipped_label.setText(f'<a href="skipped">{n} files skipped</a>' if n else "")
+        noun = "file" if n == 1 else "files"
+        self.skipped_label.setText(f'<a href="skipped">{n} {noun} skipped</a>' if n else "")
         uids = [st.uid for st in catalog.stacks()]
         if current in uids:
             self.series_list.setCurrentRow(uids.index(current))

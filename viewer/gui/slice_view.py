@@ -343,7 +343,8 @@ class SliceView(QWidget):
         tl += [f"{date[:4]}-{date[4:6]}-{date[6:]}" if len(date) == 8 else date,
                h.study_description]
         plane = st.plane.lower() if self.plane == ACQUIRED else self.plane
-        tr = [f"{h.modality} {st.label}", f"{plane}  image {self.index + 1} / {self.n_slices}"]
+        title = st.label if st.label.startswith(h.modality) else f"{h.modality} {st.label}"
+        tr = [title, f"{plane}  image {self.index + 1} / {self.n_slices}"]
         pos = self.position_mm()
         if pos is not None:
             tr.append(f"pos {pos:.1f} mm")
