@@ -183,3 +183,42 @@ def test_default_window_keeps_ct_header_and_rejects_saturating_mr_window(
     assert w1.name == "auto" and w1.center + w1.width / 2 > 500
     w2 = default_window(t2.first, StackPixels(t2).real(27))
     assert (w2.center, w2.width) == (545.0, 1185.0)
+
+
+def test_pydicom_path_keeps_multivalued_geometry():
+    # Big endian goes through pydicom, whose multi-valued attributes are MultiValue objects.
+    h = read_header(_local("MR_small_bigendian.dcm"))
+    ds = pydicom.dcmread(_local("MR_small_bigendian.dcm"))
+    assert h.orientation == pytest.approx([float(v) for v in ds.ImageOrientationPatient])
+    assert h.frame_positions[0] == pytest.approx([float(v) for v in ds.ImagePositionPatient])
+    assert h.pixel_spacing == pytest.approx([float(v) for v in ds.PixelSpacing])
+
+
+def test_non_latin_character_sets_decoded_like_pydicom():
+    for name in ("chrRuss.dcm", "chrX2.dcm", "chrH31.dcm"):
+        path = get_testdata_file(name, download=False)
+        if path is None:
+            continue
+        assert read_header(path).patient_name == str(pydicom.dcmread(path).PatientName)
+
+
+def test_implicit_data_set_under_explicit_syntax_is_read():
+    # SC_rgb_jpeg.dcm: transfer syntax says explicit VR, the data set is implicit.
+    h = read_header(_local("SC_rgb_jpeg.dcm"))
+    assert (h.rows, h.columns) == (256, 256)
+    assert decode_frame(h).shape == (256, 256, 3)
+
+
+def test_voi_lut_input_is_rescaled_value():
+    from dataclasses import replace
+
+    from viewer.dicom.header import LUT
+
+    h = read_header(_local("CT_small.dcm"))
+    # Identity-like LUT over HU -1024..1023; stored 0 with intercept -1024 means -1024 HU.
+    lut = LUT(-1024, np.arange(2048, dtype=np.int64))
+    h2 = replace(h, windows=(), voi_luts=(lut,), rescale_slope=1.0, rescale_intercept=-1024.0)
+    stored = np.array([[0, 1024, 2047]], dtype=np.int16)
+    out = displayable(stored, h2)
+    # -1024 HU -> LUT 0 -> black; 0 HU -> 1024/2047 -> mid grey; 1023 HU -> white.
+    assert out[0, 0] == 0 and 120 <= out[0, 1] <= 135 and out[0, 2] == 255

@@ -107,6 +107,7 @@ def test_gantry_tilt_detected_and_affine_sheared(tmp_path):
         np.testing.assert_allclose(stack.affine @ [0, 0, k, 1], [*s.positions[k], 1], atol=1e-3)
     # Distance between slices along the normal is still the written spacing.
     assert np.diff(stack.slice_positions) == pytest.approx(2.0, abs=1e-3)
+    assert stack.spacing[0] == pytest.approx(2.0, abs=1e-3)
 
 
 def test_duplicated_positions_reported(tmp_path):
@@ -260,3 +261,24 @@ def test_multiframe_counted_as_frames_and_non_image_objects_listed(tmp_path):
     (obj,) = cat.objects()
     assert obj.kind == "RTSTRUCT"
     assert cat.skipped == []
+
+
+def test_unused_high_bits_cleared(tmp_path):
+    def pixels(k, e, rows, cols):
+        return np.full((rows, cols), 0xF000 | (100 * k), dtype=np.uint16)  # overlay bits set
+
+    write_series(tmp_path, n_slices=3, pixel_fn=pixels, rescale=None,
+                 extra={"BitsStored": 12, "HighBit": 11})
+    (stack,) = scan_folder(tmp_path).stacks()
+    vol = StackPixels(stack).load_volume()
+    assert vol.dtype == np.uint16
+    assert vol[:, 0, 0].tolist() == [0, 100, 200]
+
+
+def test_patient_coordinates_exact_after_missing_slice(tmp_path):
+    s = write_series(tmp_path, n_slices=8, skip=(3,))
+    (stack,) = scan_folder(tmp_path).stacks()
+    # Slice index 3 of the stack is the written slice k=4 (k=3 is missing).
+    assert s.slice_indices[3] == 4
+    assert stack.frames[3].position == pytest.approx(s.positions[3], abs=1e-4)
+    assert stack.slice_positions[3] - stack.slice_positions[2] == pytest.approx(5.0, abs=1e-3)

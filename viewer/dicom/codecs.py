@@ -10,11 +10,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import pydicom.uid as uid
-
+# Transfer Syntax UIDs as plain strings: importing pydicom costs ~0.13 s and ~40 MB, which
+# the scan path must not pay (pydicom is imported only where a decoder is needed).
+IMPLICIT_VR_LE = "1.2.840.10008.1.2"
+EXPLICIT_VR_LE = "1.2.840.10008.1.2.1"
+DEFLATED_EXPLICIT_VR_LE = "1.2.840.10008.1.2.1.99"
+EXPLICIT_VR_BE = "1.2.840.10008.1.2.2"
 NATIVE_SYNTAXES = frozenset(
-    (uid.ImplicitVRLittleEndian, uid.ExplicitVRLittleEndian, uid.ExplicitVRBigEndian,
-     uid.DeflatedExplicitVRLittleEndian)
+    (IMPLICIT_VR_LE, EXPLICIT_VR_LE, EXPLICIT_VR_BE, DEFLATED_EXPLICIT_VR_LE)
 )
 
 
@@ -34,24 +37,26 @@ _HTJ2K = CodecChoice(("pylibjpeg",), ("pylibjpeg-openjpeg",))
 _RLE = CodecChoice(("pylibjpeg", "pydicom"), ("pylibjpeg-rle",))
 
 CHOICES: dict[str, CodecChoice] = {
-    uid.JPEGBaseline8Bit: _JPEG_LOSSY,
-    uid.JPEGExtended12Bit: _JPEG_LOSSY,
-    uid.JPEGLossless: _JPEG,
-    uid.JPEGLosslessSV1: _JPEG,
-    uid.JPEGLSLossless: _JPEGLS,
-    uid.JPEGLSNearLossless: _JPEGLS,
-    uid.JPEG2000Lossless: _J2K,
-    uid.JPEG2000: _J2K,
-    uid.HTJ2KLossless: _HTJ2K,
-    uid.HTJ2KLosslessRPCL: _HTJ2K,
-    uid.HTJ2K: _HTJ2K,
-    uid.RLELossless: _RLE,
+    "1.2.840.10008.1.2.4.50": _JPEG_LOSSY,  # JPEG Baseline (Process 1)
+    "1.2.840.10008.1.2.4.51": _JPEG_LOSSY,  # JPEG Extended (Process 2 and 4)
+    "1.2.840.10008.1.2.4.57": _JPEG,  # JPEG Lossless, Non-Hierarchical (Process 14)
+    "1.2.840.10008.1.2.4.70": _JPEG,  # JPEG Lossless, first-order prediction
+    "1.2.840.10008.1.2.4.80": _JPEGLS,  # JPEG-LS Lossless
+    "1.2.840.10008.1.2.4.81": _JPEGLS,  # JPEG-LS Near-Lossless
+    "1.2.840.10008.1.2.4.90": _J2K,  # JPEG 2000 Lossless Only
+    "1.2.840.10008.1.2.4.91": _J2K,  # JPEG 2000
+    "1.2.840.10008.1.2.4.201": _HTJ2K,  # HTJ2K Lossless
+    "1.2.840.10008.1.2.4.202": _HTJ2K,  # HTJ2K Lossless RPCL
+    "1.2.840.10008.1.2.4.203": _HTJ2K,  # HTJ2K
+    "1.2.840.10008.1.2.5": _RLE,  # RLE Lossless
 }
 
 
 def syntax_name(ts: str) -> str:
     """Human-readable name of a transfer syntax UID (the UID itself when unknown)."""
-    name = uid.UID(ts).name
+    import pydicom.uid
+
+    name = pydicom.uid.UID(ts).name
     return name if name and name != ts else f"transfer syntax {ts}"
 
 

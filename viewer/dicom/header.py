@@ -8,6 +8,7 @@ without a preamble) is read by pydicom with large values deferred, so no pixel d
 from __future__ import annotations
 
 import os
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -126,11 +127,12 @@ class InstanceHeader:
 
 
 def _as_tuple(v: object) -> tuple:
+    """Values of a possibly multi-valued attribute (list, tuple or pydicom MultiValue)."""
     if v is None:
         return ()
-    if isinstance(v, (list, tuple)):
-        return tuple(v)
-    return (v,)
+    if isinstance(v, (str, bytes)) or not isinstance(v, Sequence):
+        return (v,)
+    return tuple(v)
 
 
 def _floats(v: object, n: int) -> tuple[float, ...] | None:
@@ -278,9 +280,9 @@ def _check_pixel_encoding(path: str, parsed: tagparse.ParsedHeader, v: dict) -> 
     if parsed.pixel_offset is None:
         return
     ts = parsed.transfer_syntax
-    name = codecs.syntax_name(ts)
     if ts in codecs.NATIVE_SYNTAXES:
         if parsed.pixel_length is None:
+            name = codecs.syntax_name(ts)
             raise DicomReadError(
                 f"{path}: damaged DICOM file (transfer syntax says {name} but the pixel data "
                 "is compressed); re-export it from the source system"
@@ -289,6 +291,8 @@ def _check_pixel_encoding(path: str, parsed: tagparse.ParsedHeader, v: dict) -> 
         spp = _first_int(v.get("SamplesPerPixel")) or 1
         bits = _first_int(v.get("BitsAllocated")) or 16
         frames = _first_int(v.get("NumberOfFrames")) or 1
+        if str(v.get("PhotometricInterpretation", "")).strip() == "YBR_FULL_422":
+            spp = 2  # chroma subsampled 2:1 horizontally: 2 samples per pixel on average
         expected = (rows * cols * spp * frames * bits + 7) // 8
         if parsed.pixel_length < expected:
             raise DicomReadError(
@@ -296,6 +300,7 @@ def _check_pixel_encoding(path: str, parsed: tagparse.ParsedHeader, v: dict) -> 
                 f"{rows}x{cols} pixels need {expected}); re-export it from the source system"
             )
     elif parsed.pixel_length is not None:
+        name = codecs.syntax_name(ts)
         raise DicomReadError(
             f"{path}: damaged DICOM file (transfer syntax says {name} but the pixel data is "
             "not compressed); re-export it from the source system"

@@ -50,7 +50,7 @@ def _native_fast(h: InstanceHeader) -> bool:
     return (
         h.is_native
         and h.transfer_syntax in codecs.NATIVE_SYNTAXES
-        and h.transfer_syntax != codecs.uid.ExplicitVRBigEndian
+        and h.transfer_syntax != codecs.EXPLICIT_VR_BE
         and h.samples_per_pixel == 1
         and h.photometric in ("MONOCHROME1", "MONOCHROME2")
         and h.bits_allocated in (8, 16, 32)
@@ -58,11 +58,15 @@ def _native_fast(h: InstanceHeader) -> bool:
 
 
 def _fix_sign(arr: np.ndarray, h: InstanceHeader) -> np.ndarray:
-    """Sign-extend signed values stored in fewer bits than allocated (e.g. 12 of 16)."""
-    if h.pixel_representation == 1 and h.bits_stored < h.bits_allocated:
-        shift = arr.dtype.itemsize * 8 - h.bits_stored
-        np.left_shift(arr, shift, out=arr)
-        np.right_shift(arr, shift, out=arr)
+    """Keep only Bits Stored: sign-extend signed values, clear unused high bits of unsigned
+    ones (older files keep overlays there)."""
+    if h.bits_stored < h.bits_allocated and arr.dtype.kind in "iu":
+        if h.pixel_representation == 1:
+            shift = arr.dtype.itemsize * 8 - h.bits_stored
+            np.left_shift(arr, shift, out=arr)
+            np.right_shift(arr, shift, out=arr)
+        else:
+            np.bitwise_and(arr, (1 << h.bits_stored) - 1, out=arr)
     return arr
 
 
@@ -106,7 +110,7 @@ def _decode_with_pydicom(h: InstanceHeader, frame: int) -> np.ndarray:
     arr = None
     if ts in codecs.NATIVE_SYNTAXES:
         try:
-            if ts in (codecs.uid.ExplicitVRBigEndian, codecs.uid.DeflatedExplicitVRLittleEndian):
+            if ts in (codecs.EXPLICIT_VR_BE, codecs.DEFLATED_EXPLICIT_VR_LE):
                 arr = _read_dataset_pixels(h, frame)
             else:
                 try:
@@ -130,6 +134,13 @@ def _decode_with_pydicom(h: InstanceHeader, frame: int) -> np.ndarray:
                 break
             except Exception as exc:  # decoders raise anything on corrupt streams; try the next
                 errors.append(f"{plugin}: {_short(exc)}")
+        if arr is None:
+            # pydicom's file reader is stricter than its dataset reader (e.g. an implicit VR
+            # data set under an explicit syntax): one last try through a full read.
+            try:
+                arr = _read_dataset_pixels(h, frame)
+            except Exception as exc:  # report below with the plugins' errors
+                errors.append(f"dataset read: {_short(exc)}")
     if arr is None:
         raise DicomReadError(
             f"{h.path}: cannot decode {codecs.syntax_name(ts)} pixel data "
@@ -254,7 +265,7 @@ def _process_pool() -> Executor:
             method = "forkserver" if sys.platform.startswith("linux") else "spawn"
             ctx = multiprocessing.get_context(method)
             if method == "forkserver":
-                ctx.set_forkserver_preload([__name__])
+                ctx.set_forkserver_preload([__name__, "pydicom.pixels"])
             _POOL = ProcessPoolExecutor(max_workers=os.cpu_count() or 2, mp_context=ctx)
             atexit.register(shutdown_pool)
         return _POOL
@@ -272,7 +283,14 @@ def shutdown_pool() -> None:
 def warm_up() -> None:
     """Start the decoder processes ahead of the first compressed stack (optional)."""
     pool = _process_pool()
-    pool.submit(int, 0).result()
+    # One task per worker: the pool starts workers lazily, one per pending task.
+    n = os.cpu_count() or 2
+    for fut in [pool.submit(_import_decoders) for _ in range(n)]:
+        fut.result()
+
+
+def _import_decoders() -> None:
+    import pydicom.pixels  # noqa: F401  (plugins register on import)
 
 
 # ----------------------------------------------------------------------------- stacks
@@ -301,6 +319,9 @@ class StackPixels:
         self.cache = cache if cache is not None else _SHARED_CACHE
         self._volume: np.ndarray | None = None
         self._loaded: np.ndarray | None = None
+        # One load at a time: a cancelled load may still be finishing its in-flight slices
+        # when the user comes back to this stack.
+        self._load_lock = threading.Lock()
         h = stack.first
         self.dtype = stored_dtype(h)
         self.frame_shape = frame_shape(h)
@@ -355,6 +376,10 @@ class StackPixels:
         OperationCancelled
             ``cancel`` was set; the partial volume is kept for the slices already loaded.
         """
+        with self._load_lock:
+            return self._load_volume_locked(progress, cancel, on_slice, first, workers)
+
+    def _load_volume_locked(self, progress, cancel, on_slice, first, workers) -> np.ndarray:
         n = self.stack.n_frames
         if self._volume is None:
             self._volume = np.empty(self.shape, dtype=self.dtype)

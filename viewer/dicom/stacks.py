@@ -181,7 +181,8 @@ def _describe(series_uid: str, frames: list[FrameRef]) -> Stack:
     if h.pixel_spacing is None:
         warnings.append("no pixel spacing: 1 mm assumed")
     affine = geometry.affine_from(orientation, ps, positions[0], step)
-    slice_spacing = float(np.linalg.norm(step)) if spacing else 0.0
+    # Spacing along the normal; a tilt's shear lives only in the affine's slice column.
+    slice_spacing = float(spacing)
     return Stack(
         series_uid,
         "",

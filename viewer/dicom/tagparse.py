@@ -150,17 +150,26 @@ def _decode_value(raw: bytes, vr: str, charset: str) -> object:
         parts = [p.strip() for p in text.split("\\")]
         nums: list[float | int] = []
         for p in parts:
-            if not p:
-                continue
-            nums.append(int(float(p)) if vr == "IS" else float(p))
+            try:
+                nums.append(int(float(p)) if vr == "IS" else float(p))
+            except ValueError:
+                continue  # an empty or malformed number ("12,5") is treated as absent
         if not nums:
             return None
         return nums[0] if len(nums) == 1 else nums
-    if vr == "CS" and "\\" in text:
+    if vr in ("CS", "LO") and "\\" in text:
         return [p.strip() for p in text.split("\\")]
     if vr == "UI":
         return text.rstrip("\x00")
     return text
+
+
+def _is_vr(b: bytes) -> bool:
+    return len(b) == 2 and 65 <= b[0] <= 90 and 65 <= b[1] <= 90
+
+
+# Character sets decoded here; anything else (Cyrillic, CJK, ISO 2022 escapes) goes to pydicom.
+_SIMPLE_CHARSETS = frozenset(("", "ISO_IR 6", "ISO_IR 100", "ISO_IR 192"))
 
 
 def _find_dataset_start(buf: bytes) -> tuple[int, bool | None]:
@@ -229,6 +238,10 @@ def parse_header(buf: bytes, file_size: int) -> ParsedHeader:
     if ts in (EXPLICIT_VR_BE, DEFLATED_EXPLICIT_VR_LE):
         raise NeedsFullParser(f"transfer syntax {ts}")
     implicit = ts == IMPLICIT_VR_LE
+    if not implicit and pos + 6 <= len(buf) and not _is_vr(buf[pos + 4 : pos + 6]):
+        # Some writers encode the data set in implicit VR despite an explicit transfer
+        # syntax; like pydicom, trust the bytes (checked on the first element only).
+        implicit = True
 
     values: dict[str, object] = {}
     charset = ""
@@ -268,7 +281,8 @@ def parse_header(buf: bytes, file_size: int) -> ParsedHeader:
         if tag in _NEEDS_FULL:
             raise NeedsFullParser(f"({group:04X},{elem:04X}) present")
         if length == _UNDEFINED:
-            pos = _skip_undefined(buf, start, implicit)
+            # UN of undefined length holds an implicit VR sequence (PS3.5 6.2.2).
+            pos = _skip_undefined(buf, start, implicit or vr_s == "UN")
             continue
         end = start + length
         if end > file_size:
@@ -282,7 +296,9 @@ def parse_header(buf: bytes, file_size: int) -> ParsedHeader:
             value = _decode_value(buf[start:end], vr_s, charset)
             values[keyword] = value
             if keyword == "SpecificCharacterSet":
-                charset = str(value)
+                charset = str(value).strip()
+                if charset not in _SIMPLE_CHARSETS:
+                    raise NeedsFullParser(f"character set {charset}")
             elif keyword == "NumberOfFrames" and isinstance(value, int) and value > 1:
                 raise NeedsFullParser("multi-frame")
         pos = end
@@ -318,11 +334,13 @@ def _skip_item_elements(buf: bytes, pos: int, implicit: bool) -> int:
         tag = (group << 16) | elem
         if tag == _ITEM_DELIM:
             return pos + 8
+        nested_implicit = False
         if implicit:
             length = _U32.unpack_from(buf, pos + 4)[0]
             start = pos + 8
         else:
             vr = buf[pos + 4 : pos + 6]
+            nested_implicit = vr == b"UN"
             if vr in _LONG_VRS:
                 if pos + 12 > n:
                     raise NeedMoreBytes
@@ -332,6 +350,6 @@ def _skip_item_elements(buf: bytes, pos: int, implicit: bool) -> int:
                 length = _U16.unpack_from(buf, pos + 6)[0]
                 start = pos + 8
         if length == _UNDEFINED:
-            pos = _skip_undefined(buf, start, implicit)
+            pos = _skip_undefined(buf, start, implicit or nested_implicit)
         else:
             pos = start + length

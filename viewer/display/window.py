@@ -94,7 +94,8 @@ def displayable(stored: np.ndarray, h: InstanceHeader, window: Window | None = N
     if stored.ndim == 3:
         return stored
     if window is None and not h.windows and h.voi_luts:
-        out = apply_voi_lut(to_real(stored, h) if h.modality_lut else stored, h.voi_luts[0])
+        # The VOI LUT's input is the modality LUT's output (PS3.3 C.11.2.1).
+        out = apply_voi_lut(to_real(stored, h), h.voi_luts[0])
     else:
         real = to_real(stored, h)
         if window is None:

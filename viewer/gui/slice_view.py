@@ -389,7 +389,11 @@ class SliceView(QWidget):
         if st is None or st.affine is None:
             return None
         if self.plane == ACQUIRED or self._reformat is None:
-            v = st.affine @ [col, row, self.index, 1]
+            # From the slice's own position: exact even after a missing slice.
+            ref = st.frames[self.index]
+            o = np.asarray(ref.orientation)
+            row_mm, col_mm = st.spacing[1], st.spacing[2]
+            v = np.asarray(ref.position) + col * col_mm * o[:3] + row * row_mm * o[3:]
         else:
             r = self._reformat
             n = r.shape
