@@ -282,3 +282,22 @@ def test_patient_coordinates_exact_after_missing_slice(tmp_path):
     assert s.slice_indices[3] == 4
     assert stack.frames[3].position == pytest.approx(s.positions[3], abs=1e-4)
     assert stack.slice_positions[3] - stack.slice_positions[2] == pytest.approx(5.0, abs=1e-3)
+
+
+def test_bad_value_on_pydicom_path_skips_file_not_scan(tmp_path):
+    import pydicom
+
+    s = write_series(tmp_path / "ok", n_slices=3)
+    ds = pydicom.dcmread(s.files[0])
+    ds.SpecificCharacterSet = "ISO_IR 144"  # forces the pydicom path
+    ds.SOPInstanceUID = ds.SOPInstanceUID + ".9"
+    out = tmp_path / "bad.dcm"
+    ds.save_as(out, enforce_file_format=True)
+    data = bytearray(out.read_bytes())
+    at = data.index(b"\x08\x00\x3e\x10")  # Series Description (0008,103E)
+    data[at + 4 : at + 6] = b"ZZ"
+    out.write_bytes(bytes(data))
+    cat = scan_folder(tmp_path)
+    assert [st.n_frames for st in cat.stacks()] == [3]
+    (skipped,) = cat.skipped
+    assert skipped.path == str(out) and "damaged" in skipped.reason

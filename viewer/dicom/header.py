@@ -341,6 +341,13 @@ def _read_with_pydicom(path: str) -> InstanceHeader:
     except Exception as exc:  # pydicom raises many types on malformed input
         raise DicomReadError(f"{path}: damaged DICOM file ({type(exc).__name__})") from None
 
+    try:
+        return _header_from_dataset(path, ds)
+    except Exception as exc:  # a bad value deep in the header: skip the file, keep scanning
+        raise DicomReadError(f"{path}: damaged DICOM file ({type(exc).__name__})") from None
+
+
+def _header_from_dataset(path: str, ds) -> InstanceHeader:
     ts = str(ds.file_meta.get("TransferSyntaxUID", tagparse.IMPLICIT_VR_LE))
     values = {kw: ds.get(kw) for kw, _ in tagparse.WANTED.values() if kw in ds}
     for kw in ("PatientName",):

@@ -121,6 +121,8 @@ def _read_one(path: str) -> InstanceHeader | SkippedFile:
         h = read_header(path)
     except DicomReadError as exc:
         return SkippedFile(path, str(exc).removeprefix(f"{path}: "))
+    except Exception as exc:  # worker boundary: one unreadable file never stops the scan
+        return SkippedFile(path, f"unreadable ({type(exc).__name__}); report this file to us")
     if h.sop_class_uid == MEDIA_STORAGE_DIRECTORY:
         return SkippedFile(path, "DICOMDIR index (its files are scanned directly)")
     return h

@@ -302,6 +302,8 @@ class MainWindow(QMainWindow):
 
     def show_stack(self, stack) -> None:
         """Show ``stack``; its slices decode in the background, the middle one first."""
+        if self.view.pixels is not None and self.view.pixels.stack is stack:
+            return  # Enter on the series already shown: keep its slice and window
         self._stop_load()
         px = self._pixels_by_uid.get(stack.uid)
         if px is None or px.stack is not stack:
