@@ -54,9 +54,9 @@ CHOICES: dict[str, CodecChoice] = {
 
 def syntax_name(ts: str) -> str:
     """Human-readable name of a transfer syntax UID (the UID itself when unknown)."""
-    import pydicom.uid
+    from viewer.dicom import lazy
 
-    name = pydicom.uid.UID(ts).name
+    name = lazy.load("pydicom.uid").UID(ts).name
     return name if name and name != ts else f"transfer syntax {ts}"
 
 
@@ -65,7 +65,9 @@ def available_plugins(ts: str) -> list[str]:
     choice = CHOICES.get(ts)
     if choice is None:
         return []
-    from pydicom.pixels import get_decoder
+    from viewer.dicom import lazy
+
+    get_decoder = lazy.pydicom_pixels().get_decoder
 
     try:
         decoder = get_decoder(ts)

@@ -324,8 +324,10 @@ def _lut_from_item(item) -> LUT | None:
 
 
 def _read_with_pydicom(path: str) -> InstanceHeader:
-    import pydicom
-    from pydicom.errors import InvalidDicomError
+    from viewer.dicom import lazy
+
+    pydicom = lazy.pydicom()
+    InvalidDicomError = lazy.load("pydicom.errors").InvalidDicomError  # noqa: N806
 
     try:
         ds = pydicom.dcmread(path, defer_size=4096, force=True)

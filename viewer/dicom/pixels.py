@@ -22,7 +22,7 @@ from concurrent.futures.process import BrokenProcessPool
 
 import numpy as np
 
-from viewer.dicom import codecs
+from viewer.dicom import codecs, lazy
 from viewer.dicom.header import InstanceHeader
 from viewer.dicom.stacks import Stack
 from viewer.errors import DicomReadError, MissingCodecError, OperationCancelled
@@ -92,9 +92,7 @@ def _short(exc: Exception) -> str:
 
 def _read_dataset_pixels(h: InstanceHeader, frame: int) -> np.ndarray:
     """Decode through a full dataset read: deflate, big endian, files without file meta."""
-    import pydicom
-
-    ds = pydicom.dcmread(h.path, force=True)
+    ds = lazy.pydicom().dcmread(h.path, force=True)
     if "TransferSyntaxUID" not in ds.file_meta:
         ds.file_meta.TransferSyntaxUID = h.transfer_syntax
     arr = ds.pixel_array
@@ -102,7 +100,7 @@ def _read_dataset_pixels(h: InstanceHeader, frame: int) -> np.ndarray:
 
 
 def _decode_with_pydicom(h: InstanceHeader, frame: int) -> np.ndarray:
-    from pydicom.pixels import pixel_array
+    pixel_array = lazy.pydicom_pixels().pixel_array
 
     ts = h.transfer_syntax
     index = frame if h.number_of_frames > 1 else None
@@ -147,8 +145,8 @@ def _decode_with_pydicom(h: InstanceHeader, frame: int) -> np.ndarray:
             f"(frame {frame + 1}): {'; '.join(errors)}"
         )
     if h.photometric == "PALETTE COLOR":
-        import pydicom
-        from pydicom.pixels import apply_color_lut
+        pydicom = lazy.pydicom()
+        apply_color_lut = lazy.pydicom_pixels().apply_color_lut
 
         ds = pydicom.dcmread(h.path, stop_before_pixels=True)
         arr = apply_color_lut(arr, ds)
@@ -290,7 +288,7 @@ def warm_up() -> None:
 
 
 def _import_decoders() -> None:
-    import pydicom.pixels  # noqa: F401  (plugins register on import)
+    lazy.pydicom_pixels()  # plugins register on import
 
 
 # ----------------------------------------------------------------------------- stacks

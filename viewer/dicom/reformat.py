@@ -123,3 +123,48 @@ class Reformat:
         idx[3] = 1.0
         idx[2 - m] = index
         return float((self.affine @ idx)[2 - m])
+
+    # ------------------------------------------------------------------ index mapping
+
+    def volume_to_canonical(self, kji: tuple[float, float, float]) -> tuple[float, float, float]:
+        """Volume index ``(k, j, i)`` -> canonical index ``(s, p, l)``."""
+        vshape = [self.shape[self.perm.index(a)] for a in range(3)]
+        out = []
+        for m in range(3):
+            a = self.perm[m]
+            v = kji[a]
+            out.append(vshape[a] - 1 - v if self.flip[m] else v)
+        return tuple(out)  # type: ignore[return-value]
+
+    def canonical_to_volume(self, spl: tuple[float, float, float]) -> tuple[float, float, float]:
+        """Canonical index ``(s, p, l)`` -> volume index ``(k, j, i)``."""
+        out = [0.0, 0.0, 0.0]
+        for m in range(3):
+            a = self.perm[m]
+            out[a] = self.shape[m] - 1 - spl[m] if self.flip[m] else spl[m]
+        return tuple(out)  # type: ignore[return-value]
+
+    def plane_to_canonical(self, plane: str, index: float, row: float,
+                           col: float) -> tuple[float, float, float]:
+        """Pixel ``(row, col)`` of ``plane`` image ``index`` -> canonical ``(s, p, l)``."""
+        ns = self.shape[0]
+        if plane == "axial":
+            return (index, row, col)
+        if plane == "coronal":
+            return (ns - 1 - row, index, col)
+        if plane == "sagittal":
+            return (ns - 1 - row, col, index)
+        raise ValueError(f"unknown plane {plane!r}; choose one of {PLANES}")
+
+    def canonical_to_plane(self, plane: str,
+                           spl: tuple[float, float, float]) -> tuple[float, float, float]:
+        """Canonical ``(s, p, l)`` -> ``(index, row, col)`` in ``plane``."""
+        s, p, l_ = spl
+        ns = self.shape[0]
+        if plane == "axial":
+            return (s, p, l_)
+        if plane == "coronal":
+            return (p, ns - 1 - s, l_)
+        if plane == "sagittal":
+            return (l_, ns - 1 - s, p)
+        raise ValueError(f"unknown plane {plane!r}; choose one of {PLANES}")

@@ -34,7 +34,9 @@ class ScanUpdate:
 
 def _dicomdir_files(path: str) -> list[str]:
     """Files referenced by a DICOMDIR, resolved case-insensitively (CDs use upper case)."""
-    import pydicom
+    from viewer.dicom import lazy
+
+    pydicom = lazy.pydicom()
 
     try:
         ds = pydicom.dcmread(path)

@@ -5,11 +5,14 @@ from __future__ import annotations
 import os
 
 import numpy as np
-from PySide6.QtCore import QSettings, QSize, Qt
-from PySide6.QtGui import QAction, QIcon, QImage, QKeySequence, QPixmap
+from PySide6.QtCore import QEvent, QObject, QSettings, QSize, Qt, QTime, QTimer
+from PySide6.QtGui import QAction, QActionGroup, QIcon, QImage, QKeySequence, QPixmap
 from PySide6.QtWidgets import (
+    QDialog,
+    QDialogButtonBox,
     QDockWidget,
     QFileDialog,
+    QHBoxLayout,
     QLabel,
     QListWidget,
     QListWidgetItem,
@@ -18,7 +21,11 @@ from PySide6.QtWidgets import (
     QProgressBar,
     QPushButton,
     QSlider,
+    QSpinBox,
     QStackedWidget,
+    QTableWidget,
+    QTableWidgetItem,
+    QToolBar,
     QVBoxLayout,
     QWidget,
 )
@@ -26,13 +33,24 @@ from PySide6.QtWidgets import (
 from viewer import __version__
 from viewer.dicom.catalog import Catalog
 from viewer.dicom.pixels import StackPixels
+from viewer.dicom.reformat import PLANES
+from viewer.display.measure import MeasurementStore
 from viewer.display.window import CT_PRESETS
 from viewer.gui.slice_view import ACQUIRED, SliceView
+from viewer.gui.tag_browser import TagBrowser, caption_for
 from viewer.gui.workers import LoadJob, ScanJob, ThumbnailJob
 from viewer.paths import sample_study_dir
 
 RESEARCH_NOTICE = "Research use — not a diagnosis."
 _MAX_RECENT = 8
+MOUSE_HELP = (
+    ("Wheel", "next / previous slice"),
+    ("Ctrl+wheel", "zoom"),
+    ("Left-drag", "pan (Pan tool), draw (Ruler, Ellipse, Rectangle tools)"),
+    ("Left-click", "set the crosshair (1×3 layout)"),
+    ("Right-drag", "window: left/right width, up/down level"),
+    ("Right-click on a measurement", "remove it"),
+)
 
 
 class MainWindow(QMainWindow):
@@ -50,12 +68,26 @@ class MainWindow(QMainWindow):
         self._load: LoadJob | None = None
         self._thumbs: ThumbnailJob | None = None
         self._pixels_by_uid: dict[str, StackPixels] = {}
+        self.measurements = MeasurementStore()
+        self.layout_mode = "single"  # or "1x3": axial, coronal, sagittal side by side
+        self._active = 0
+        self._syncing = False
 
-        self.view = SliceView()
+        # Three views; the single layout shows the first, 1x3 shows all three planes.
+        self.views = [SliceView() for _ in range(3)]
+        views_box = QWidget()
+        views_lay = QHBoxLayout(views_box)
+        views_lay.setContentsMargins(0, 0, 0, 0)
+        views_lay.setSpacing(2)
+        for i, v in enumerate(self.views):
+            v.measurements = self.measurements
+            views_lay.addWidget(v, 1)
+            v.setVisible(i == 0)
         self.welcome = self._make_welcome()
         self.center = QStackedWidget()
         self.center.addWidget(self.welcome)
-        self.center.addWidget(self.view)
+        self.center.addWidget(views_box)
+        self._views_box = views_box
         self.slider = QSlider(Qt.Orientation.Horizontal)
         self.slider.setFocusPolicy(Qt.FocusPolicy.NoFocus)
         body = QWidget()
@@ -85,19 +117,152 @@ class MainWindow(QMainWindow):
         self.skipped_label.setTextFormat(Qt.TextFormat.RichText)
         self.skipped_label.linkActivated.connect(lambda _: self.show_skipped())
         self.cursor_label = QLabel()
+        self.problems_label = QLabel()
+        self.problems_label.setTextFormat(Qt.TextFormat.RichText)
+        self.problems_label.linkActivated.connect(lambda _: self.problems_dock.show())
         sb = self.statusBar()
         sb.addWidget(self.cursor_label, 1)
+        sb.addPermanentWidget(self.problems_label)
         sb.addPermanentWidget(self.skipped_label)
         sb.addPermanentWidget(self.progress)
         sb.addPermanentWidget(self.cancel_button)
 
-        self.view.cursor_moved.connect(self.cursor_label.setText)
-        self.view.slice_changed.connect(self._sync_slider)
-        self.slider.valueChanged.connect(self.view.set_index)
+        self.slider.valueChanged.connect(lambda k: self.view.set_index(k))
+        for v in self.views:
+            self._wire_view(v)
+
+        self.tags = TagBrowser()
+        self.tags_dock = QDockWidget("DICOM tags", self)
+        self.tags_dock.setObjectName("tags_dock")
+        self.tags_dock.setWidget(self.tags)
+        self.addDockWidget(Qt.DockWidgetArea.RightDockWidgetArea, self.tags_dock)
+        self.tags_dock.hide()
+        self.tags_dock.visibilityChanged.connect(lambda vis: vis and self._update_tags())
+
+        self.problems = QListWidget()
+        self.problems.setWordWrap(True)
+        self.problems_dock = QDockWidget("Problems", self)
+        self.problems_dock.setObjectName("problems_dock")
+        self.problems_dock.setWidget(self.problems)
+        self.addDockWidget(Qt.DockWidgetArea.BottomDockWidgetArea, self.problems_dock)
+        self.problems_dock.hide()
+
+        self.cine = QTimer(self)
+        self.cine.timeout.connect(self._cine_tick)
         self._make_actions()
+        self._make_toolbar()
         geometry = self.settings.value("window/geometry")
         if geometry is not None:
             self.restoreGeometry(geometry)
+        state = self.settings.value("window/state")
+        if state is not None:
+            self.restoreState(state)
+        self.hide_patient_action.setChecked(
+            self.settings.value("view/hide_patient_details", False, type=bool))
+        self.set_hide_patient_details(self.hide_patient_action.isChecked())
+        self.set_layout(str(self.settings.value("view/layout", "single")))
+
+    # ------------------------------------------------------------------ views
+
+    @property
+    def view(self) -> SliceView:
+        """The active view: keyboard, menu and slider act on it."""
+        return self.views[self._active]
+
+    def visible_views(self) -> list[SliceView]:
+        return self.views if self.layout_mode == "1x3" else self.views[:1]
+
+    def _wire_view(self, v: SliceView) -> None:
+        v.cursor_moved.connect(self.cursor_label.setText)
+        v.slice_changed.connect(lambda k, v=v: self._on_view_slice_changed(v, k))
+        v.window_changed.connect(lambda c, w, v=v: self._on_view_window_changed(v))
+        v.crosshair_picked.connect(self.set_crosshair)
+        v.graphics.viewport().installEventFilter(self)
+
+    def eventFilter(self, obj: QObject, ev: QEvent) -> bool:  # noqa: N802
+        # A press or wheel in a view makes it the active one.
+        if ev.type() in (QEvent.Type.MouseButtonPress, QEvent.Type.Wheel):
+            for i, v in enumerate(self.views):
+                if obj is v.graphics.viewport() and i != self._active:
+                    self.set_active_view(i)
+        return False
+
+    def set_active_view(self, i: int) -> None:
+        self._active = i
+        for j, v in enumerate(self.views):
+            v.setStyleSheet("SliceView { border: 1px solid #3c6eaa; }"
+                            if j == i and self.layout_mode == "1x3" else "")
+        self._sync_slider(self.view.index)
+        self._update_tags()
+
+    def set_layout(self, mode: str) -> None:
+        """"single" (one view, plane switch) or "1x3" (axial, coronal, sagittal)."""
+        px = self.views[0].pixels
+        if mode == "1x3" and px is not None and not self.views[0].has_reformat:
+            self.statusBar().showMessage(
+                "The 1×3 layout needs a stack of several slices with position information; "
+                "this series has none.", 8000)
+            mode = "single"
+        self.layout_mode = mode
+        self.layout_action.setChecked(mode == "1x3")
+        self.settings.setValue("view/layout", mode)
+        for i, v in enumerate(self.views):
+            v.setVisible(i == 0 or mode == "1x3")
+            v.show_crosshair = mode == "1x3"
+        if px is not None:
+            self._show_in_views(px)
+        self.set_active_view(0)
+
+    def _show_in_views(self, px: StackPixels) -> None:
+        if self.layout_mode == "1x3":
+            first = self.views[0]
+            window, inverted = first.window, first.inverted
+            for v, plane in zip(self.views, PLANES, strict=True):
+                if v.pixels is not px:
+                    v.set_stack(px)
+                v.set_plane(plane)
+                if window is not None:  # the three planes share one window
+                    v.set_window(window)
+                v.set_inverted(inverted)
+            r = self.views[0]._reformat
+            self.set_crosshair(tuple(float(n // 2) for n in r.shape))
+        else:
+            if self.views[0].pixels is not px:
+                self.views[0].set_stack(px)
+            self.views[0].show_crosshair = False
+            self.views[0].set_crosshair(None)
+
+    def set_crosshair(self, spl) -> None:
+        """Move every shown plane through canonical voxel ``spl`` (1x3 layout)."""
+        if self._syncing:
+            return
+        self._syncing = True
+        try:
+            for v in self.visible_views():
+                v.set_crosshair(spl)
+        finally:
+            self._syncing = False
+        self._update_tags()
+
+    def _on_view_slice_changed(self, v: SliceView, k: int) -> None:
+        if v is self.view:
+            self._sync_slider(k)
+        if self.layout_mode == "1x3" and not self._syncing:
+            spl = v.crosshair_on_this_slice()
+            if spl is not None:
+                self.set_crosshair(spl)
+        self._update_tags()
+
+    def _on_view_window_changed(self, v: SliceView) -> None:
+        if self.layout_mode != "1x3" or self._syncing or v.window is None:
+            return
+        self._syncing = True
+        try:
+            for other in self.visible_views():
+                if other is not v and other.pixels is v.pixels:
+                    other.set_window(v.window)
+        finally:
+            self._syncing = False
 
     # ------------------------------------------------------------------ widgets
 
@@ -144,27 +309,60 @@ class MainWindow(QMainWindow):
         self._action(f, "&Quit", self.close, QKeySequence.StandardKey.Quit)
 
         v = mb.addMenu("&View")
-        self._action(v, "Next slice", lambda: self.view.step(1), "Down")
-        self._action(v, "Previous slice", lambda: self.view.step(-1), "Up")
-        self._action(v, "Next slice ", lambda: self.view.step(1), "Right")
-        self._action(v, "Previous slice ", lambda: self.view.step(-1), "Left")
-        self._action(v, "Forward 10 slices", lambda: self.view.step(10), "PgDown")
-        self._action(v, "Back 10 slices", lambda: self.view.step(-10), "PgUp")
+        for text, delta, key in (("Next slice", 1, "Down"), ("Previous slice", -1, "Up"),
+                                 ("Next slice ", 1, "Right"), ("Previous slice ", -1, "Left"),
+                                 ("Forward 10 slices", 10, "PgDown"),
+                                 ("Back 10 slices", -10, "PgUp")):
+            self._action(v, text, lambda _=False, d=delta: self.view.step(d), key)
         self._action(v, "First slice", lambda: self.view.set_index(0), "Home")
         self._action(v, "Last slice", lambda: self.view.set_index(10**9), "End")
+        self.play_action = self._action(v, "Play / pause cine", self.toggle_cine, "Space",
+                                        checkable=True)
+        self._action(v, "Cine faster", lambda: self.fps.stepBy(2), "]")
+        self._action(v, "Cine slower", lambda: self.fps.stepBy(-2), "[")
         v.addSeparator()
         self._action(v, "Zoom in", lambda: self.view.zoom(1.25), "+")
         self._action(v, "Zoom out", lambda: self.view.zoom(0.8), "-")
-        self._action(v, "Fit to window", self.view.fit, "F")
-        self._action(v, "1:1 pixels", self.view.one_to_one, "1")
-        self.invert_action = self._action(v, "Invert", self.view.set_inverted, "I",
-                                          checkable=True)
+        self._action(v, "Fit to window", lambda: self.view.fit(), "F")
+        self._action(v, "1:1 pixels", lambda: self.view.one_to_one(), "1")
+        self._action(v, "Rotate 90° clockwise", lambda: self.view.rotate(True), "Ctrl+R")
+        self._action(v, "Rotate 90° counter-clockwise", lambda: self.view.rotate(False),
+                     "Ctrl+Shift+R")
+        self._action(v, "Flip horizontal", lambda: self.view.flip_horizontal(), "H")
+        self._action(v, "Flip vertical", lambda: self.view.flip_vertical(), "V")
+        self.invert_action = self._action(v, "Invert", self.set_inverted, "I", checkable=True)
+        self._action(v, "Reset view", self.reset_view, "R")
         v.addSeparator()
         plane = v.addMenu("Plane")
         for i, (name, label) in enumerate(((ACQUIRED, "Acquired"), ("axial", "Axial"),
                                            ("coronal", "Coronal"), ("sagittal", "Sagittal"))):
-            self._action(plane, label, lambda _=False, n=name: self.view.set_plane(n),
+            self._action(plane, label, lambda _=False, n=name: self.set_plane(n),
                          f"Ctrl+{i + 1}")
+        self.layout_action = self._action(
+            v, "1×3 layout (axial, coronal, sagittal)",
+            lambda on: self.set_layout("1x3" if on else "single"), "L", checkable=True)
+        v.addSeparator()
+        self.hide_patient_action = self._action(v, "Hide patient details",
+                                                self.set_hide_patient_details, "Ctrl+H",
+                                                checkable=True)
+        self._action(v, "DICOM tags", self.toggle_tags, "Ctrl+T")
+        self._action(v, "Problems", self.problems_dock.show, "Ctrl+E")
+
+        m = mb.addMenu("&Measure")
+        self.tool_group = QActionGroup(self)
+        self.tool_actions = {}
+        for tool, label, key in (("pan", "Pan / crosshair", "Esc"), ("ruler", "Ruler", "M"),
+                                 ("ellipse", "Ellipse ROI", "E"), ("rect", "Rectangle ROI", "B")):
+            a = self._action(m, label, lambda _=False, t=tool: self.set_tool(t), key,
+                             checkable=True)
+            self.tool_group.addAction(a)
+            self.tool_actions[tool] = a
+        self.tool_actions["pan"].setChecked(True)
+        m.addSeparator()
+        self._action(m, "Delete selected measurement", lambda: self.view.delete_selected(),
+                     "Delete")
+        self._action(m, "Delete all measurements on this slice",
+                     lambda: self.view.delete_all_on_slice(), "Shift+Delete")
 
         w = mb.addMenu("&Window")
         self._action(w, "Header window", lambda: self.view.apply_preset("header"), "0")
@@ -178,6 +376,96 @@ class MainWindow(QMainWindow):
         self._action(h, "Keyboard shortcuts", self.show_shortcuts,
                      QKeySequence.StandardKey.HelpContents)
         self._action(h, "About radviewer", self.show_about)
+
+    def _make_toolbar(self) -> None:
+        tb = QToolBar("Tools", self)
+        tb.setObjectName("tools_toolbar")
+        tb.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextOnly)
+        for a in self.tool_actions.values():
+            tb.addAction(a)
+        tb.addSeparator()
+        tb.addAction(self.play_action)
+        self.fps = QSpinBox()
+        self.fps.setRange(1, 60)
+        self.fps.setSuffix(" fps")
+        self.fps.setToolTip("Cine frame rate ([ and ] change it)")
+        self.fps.setValue(self.settings.value("cine/fps", 10, type=int))
+        self.fps.valueChanged.connect(self._on_fps_changed)
+        tb.addWidget(self.fps)
+        tb.addSeparator()
+        tb.addAction(self.layout_action)
+        tb.addAction(self.invert_action)
+        self.addToolBar(Qt.ToolBarArea.TopToolBarArea, tb)
+
+    # ------------------------------------------------------------------ view commands
+
+    def set_tool(self, tool: str) -> None:
+        for v in self.views:
+            v.set_tool(tool)
+        self.tool_actions[tool].setChecked(True)
+
+    def set_plane(self, plane: str) -> None:
+        if self.layout_mode == "1x3":
+            self.set_layout("single")
+        self.view.set_plane(plane)
+        self._sync_slider(self.view.index)
+
+    def set_inverted(self, on: bool) -> None:
+        for v in self.visible_views():
+            v.set_inverted(on)
+
+    def reset_view(self) -> None:
+        self.invert_action.setChecked(False)
+        for v in self.visible_views():
+            v.reset()
+
+    def set_hide_patient_details(self, hide: bool) -> None:
+        self.settings.setValue("view/hide_patient_details", bool(hide))
+        for v in self.views:
+            v.set_show_patient_details(not hide)
+
+    def toggle_tags(self) -> None:
+        self.tags_dock.setVisible(not self.tags_dock.isVisible())
+        if self.tags_dock.isVisible():
+            self.tags.search.setFocus()
+
+    def _update_tags(self) -> None:
+        if self.tags_dock.isVisible():
+            path, caption = caption_for(self.view)
+            self.tags.show_file(path, caption)
+
+    def toggle_cine(self, on: bool) -> None:
+        """Play (True) or pause: the active view loops through its slices at the set rate."""
+        if on and self.view.pixels is not None and self.view.n_slices > 1:
+            self.cine.start(int(1000 / self.fps.value()))
+        else:
+            self.cine.stop()
+        self.play_action.setChecked(self.cine.isActive())
+
+    def _on_fps_changed(self, fps: int) -> None:
+        self.settings.setValue("cine/fps", fps)
+        if self.cine.isActive():
+            self.cine.setInterval(int(1000 / fps))
+
+    def _cine_tick(self) -> None:
+        v = self.view
+        if v.pixels is None or v.n_slices < 2:
+            self.toggle_cine(False)
+            return
+        nxt = (v.index + 1) % v.n_slices
+        if v.plane == ACQUIRED and not v.pixels.is_loaded(nxt):
+            return  # wait for the decoder rather than flash "loading"
+        v.set_index(nxt)
+
+    def report_problem(self, message: str) -> None:
+        """Show an error in the status bar and the non-modal Problems panel."""
+        stamp = QTime.currentTime().toString("HH:mm:ss")
+        self.problems.addItem(f"{stamp}  {message}")
+        self.problems.scrollToBottom()
+        n = self.problems.count()
+        self.problems_label.setText(f'<a href="problems">{n} problem{"s" if n > 1 else ""}</a>')
+        self.problems_dock.show()
+        self.statusBar().showMessage(message, 15000)
 
     # ------------------------------------------------------------------ opening
 
@@ -196,9 +484,12 @@ class MainWindow(QMainWindow):
         self._stop_load()
         self._request += 1
         self.catalog = None
+        self.toggle_cine(False)
         self._pixels_by_uid.clear()
+        self.measurements.clear()
         self.series_list.clear()
-        self.view.clear()
+        for v in self.views:
+            v.clear()
         self.skipped_label.setText("")
         self.settings.setValue("last_folder", path)
         self._add_recent(path)
@@ -288,7 +579,7 @@ class MainWindow(QMainWindow):
             return
         self.progress.hide()
         self.cancel_button.hide()
-        self.statusBar().showMessage(message)
+        self.report_problem(message)
 
     # ------------------------------------------------------------------ series
 
@@ -302,23 +593,23 @@ class MainWindow(QMainWindow):
 
     def show_stack(self, stack) -> None:
         """Show ``stack``; its slices decode in the background, the middle one first."""
-        if self.view.pixels is not None and self.view.pixels.stack is stack:
+        if self.views[0].pixels is not None and self.views[0].pixels.stack is stack:
             return  # Enter on the series already shown: keep its slice and window
         self._stop_load()
+        self.toggle_cine(False)
         px = self._pixels_by_uid.get(stack.uid)
         if px is None or px.stack is not stack:
             px = StackPixels(stack)
             self._pixels_by_uid[stack.uid] = px
-        self.center.setCurrentWidget(self.view)
-        self.view.set_stack(px)
-        self.slider.blockSignals(True)
-        self.slider.setRange(0, max(0, self.view.n_slices - 1))
-        self.slider.setValue(self.view.index)
-        self.slider.blockSignals(False)
+        self.center.setCurrentWidget(self._views_box)
+        self.views[0].set_stack(px)
+        if self.layout_mode == "1x3":
+            self.set_layout("1x3")  # falls back to single when the stack cannot reformat
+        self.set_active_view(0)
         self._request_load = self._request * 1000 + self.series_list.currentRow()
-        job = LoadJob(self._request_load, px, self.view.index, parent=self)
+        job = LoadJob(self._request_load, px, px.stack.n_frames // 2, parent=self)
         job.slice_loaded.connect(self._on_slice_loaded)
-        job.failed.connect(lambda _r, msg: self.statusBar().showMessage(msg))
+        job.failed.connect(lambda _r, msg: self.report_problem(msg))
         self._load = job
         job.start()
 
@@ -330,7 +621,8 @@ class MainWindow(QMainWindow):
     def _on_slice_loaded(self, request: int, k: int) -> None:
         if self._load is None or request != self._load.request:
             return  # a stale result from a series the user has left
-        self.view.on_slice_loaded(k)
+        for v in self.visible_views():
+            v.on_slice_loaded(k)
 
     def _sync_slider(self, k: int) -> None:
         if self.slider.maximum() != self.view.n_slices - 1:
@@ -353,15 +645,35 @@ class MainWindow(QMainWindow):
         box.setModal(False)
         box.show()
 
+    def shortcut_rows(self) -> list[tuple[str, str]]:
+        """(keys, action) for every action with a shortcut, then the mouse gestures."""
+        rows = [(a.shortcut().toString(QKeySequence.SequenceFormat.NativeText),
+                 a.text().replace("&", "").strip())
+                for a in self.actions() if not a.shortcut().isEmpty()]
+        return rows + [(k, v) for k, v in MOUSE_HELP]
+
     def show_shortcuts(self) -> None:
-        rows = [f"{a.shortcut().toString():<14} {a.text().strip()}" for a in self.actions()
-                if not a.shortcut().isEmpty()]
-        box = QMessageBox(self)
-        box.setWindowTitle("Keyboard shortcuts")
-        box.setText("Mouse: wheel scrolls slices, Ctrl+wheel zooms, left-drag pans, "
-                    "right-drag changes the window.")
-        box.setDetailedText("\n".join(rows))
-        box.show()
+        dlg = QDialog(self)
+        dlg.setWindowTitle("Keyboard shortcuts")
+        rows = self.shortcut_rows()
+        table = QTableWidget(len(rows), 2)
+        table.setHorizontalHeaderLabels(["Keys", "Action"])
+        table.verticalHeader().hide()
+        table.setEditTriggers(QTableWidget.EditTrigger.NoEditTriggers)
+        for i, (keys, text) in enumerate(rows):
+            table.setItem(i, 0, QTableWidgetItem(keys))
+            table.setItem(i, 1, QTableWidgetItem(text))
+        table.resizeColumnsToContents()
+        table.horizontalHeader().setStretchLastSection(True)
+        buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Close)
+        buttons.rejected.connect(dlg.close)
+        lay = QVBoxLayout(dlg)
+        lay.addWidget(table)
+        lay.addWidget(buttons)
+        dlg.resize(520, 640)
+        dlg.setModal(False)
+        dlg.show()
+        self._shortcuts_dialog = dlg
 
     def show_about(self) -> None:
         QMessageBox.about(self, "About radviewer",
@@ -389,7 +701,9 @@ class MainWindow(QMainWindow):
             self.open_folder(urls[0])
 
     def closeEvent(self, ev):  # noqa: N802
+        self.toggle_cine(False)
         self.settings.setValue("window/geometry", self.saveGeometry())
+        self.settings.setValue("window/state", self.saveState())
         for job in (self._scan, self._load, self._thumbs):
             if job is not None:
                 job.cancel()

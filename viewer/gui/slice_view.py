@@ -14,10 +14,21 @@ from PySide6.QtWidgets import QLabel, QVBoxLayout, QWidget
 
 from viewer.dicom.pixels import StackPixels
 from viewer.dicom.reformat import PLANES, Reformat
+from viewer.display.measure import Measurement, MeasurementStore, describe
+from viewer.display.orient import ViewTransform
 from viewer.display.window import CT_PRESETS, Window, auto_window, default_window
 
 ACQUIRED = "acquired"
+TOOLS = ("pan", "ruler", "ellipse", "rect")
 _GREY = np.arange(256, dtype=np.uint8)
+_MEASURE_PEN = pg.mkPen((255, 215, 0), width=2)
+_SELECTED_PEN = pg.mkPen((0, 220, 255), width=2)
+_HOVER_PEN = pg.mkPen((255, 255, 160), width=2)
+_CROSS_PEN = pg.mkPen((80, 200, 120, 200), width=1)
+
+
+def _elide(text: str, n: int) -> str:
+    return text if len(text) <= n else text[: n - 1] + "…"
 
 
 class _SliceViewBox(pg.ViewBox):
@@ -25,9 +36,12 @@ class _SliceViewBox(pg.ViewBox):
 
     scrolled = Signal(int)
     window_dragged = Signal(float, float)
+    tool_dragged = Signal(str, QPointF)  # phase ("start", "move", "finish"), view coords (mm)
+    clicked = Signal(QPointF)  # left click, view coords (mm)
 
     def __init__(self):
         super().__init__(lockAspect=True, invertY=True, enableMenu=False)
+        self.tool = "pan"
 
     def wheelEvent(self, ev, axis=None):  # noqa: N802 (Qt name)
         if ev.modifiers() & Qt.KeyboardModifier.ControlModifier:
@@ -42,7 +56,21 @@ class _SliceViewBox(pg.ViewBox):
             d = ev.screenPos() - ev.lastScreenPos()
             self.window_dragged.emit(float(d.x()), float(d.y()))
             return
+        if ev.button() == Qt.MouseButton.LeftButton and self.tool != "pan":
+            ev.accept()
+            if ev.isStart():
+                self.tool_dragged.emit("start", self.mapSceneToView(ev.buttonDownScenePos()))
+            phase = "finish" if ev.isFinish() else "move"
+            self.tool_dragged.emit(phase, self.mapSceneToView(ev.scenePos()))
+            return
         super().mouseDragEvent(ev, axis)
+
+    def mouseClickEvent(self, ev):  # noqa: N802
+        if ev.button() == Qt.MouseButton.LeftButton:
+            ev.accept()
+            self.clicked.emit(self.mapSceneToView(ev.scenePos()))
+            return
+        super().mouseClickEvent(ev)
 
 
 class SliceView(QWidget):
@@ -54,11 +82,19 @@ class SliceView(QWidget):
         The shown slice index (0-based) changed.
     cursor_moved(str)
         Text for the status bar: value under the cursor and its patient coordinates (mm).
+    window_changed(float, float)
+        Window centre and width (real units) changed.
+    crosshair_picked(object)
+        A left click (pan tool) picked a voxel: canonical ``(s, p, l)`` indices (see reformat).
+    measurements_changed()
+        A measurement was added, edited or deleted.
     """
 
     slice_changed = Signal(int)
     cursor_moved = Signal(str)
     window_changed = Signal(float, float)
+    crosshair_picked = Signal(object)
+    measurements_changed = Signal()
 
     def __init__(self, parent: QWidget | None = None):
         super().__init__(parent)
@@ -79,6 +115,8 @@ class SliceView(QWidget):
         self.viewbox.window_dragged.connect(self._on_window_dragged)
         self.viewbox.sigRangeChanged.connect(lambda *_: self._update_text())
         self.graphics.scene().sigMouseMoved.connect(self._on_mouse_moved)
+        self.viewbox.tool_dragged.connect(self._on_tool_drag)
+        self.viewbox.clicked.connect(self._on_click)
 
         self.pixels: StackPixels | None = None
         self.plane = ACQUIRED
@@ -86,9 +124,21 @@ class SliceView(QWidget):
         self.window: Window | None = None
         self.inverted = False
         self.show_patient_details = True
+        self.transform = ViewTransform()
+        self.measurements = MeasurementStore()  # the window shares one store between views
+        self.crosshair: tuple[float, float, float] | None = None  # canonical (s, p, l)
+        self.show_crosshair = False
         self._reformat: Reformat | None = None
         self._shown: np.ndarray | None = None
         self._needs_fit = False
+        self._items: dict[int, tuple[pg.ROI, pg.TextItem, Measurement]] = {}
+        self._items_key: tuple | None = None
+        self._drawing: Measurement | None = None
+        self._selected_id: int | None = None
+        self._cross = [pg.InfiniteLine(angle=a, movable=False, pen=_CROSS_PEN) for a in (90, 0)]
+        for line in self._cross:
+            self.viewbox.addItem(line, ignoreBounds=True)
+            line.hide()
 
     # ------------------------------------------------------------------ setup
 
@@ -119,10 +169,12 @@ class SliceView(QWidget):
         self._edge["right"].setGeometry(w - 40 - m, h // 2 - 12, 40, 24)
         self._edge["right"].setAlignment(
             Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
-        self._edge["top"].setGeometry(w // 2 - 30, m + 16, 60, 24)
+        # Narrow views (1x3 layout): the top letter goes below the corner text.
+        self._edge["top"].setGeometry(w // 2 - 30, m + (52 if w < 640 else 16), 60, 24)
         self._edge["bottom"].setGeometry(w // 2 - 30, h - m - 40, 60, 24)
         for lab in self._edge.values():
             lab.raise_()
+        self._update_text()
 
     # ------------------------------------------------------------------ state
 
@@ -136,14 +188,24 @@ class SliceView(QWidget):
         self.index = self.n_slices // 2
         self.window = None  # chosen when the first slice arrives (default_window)
         self.inverted = False
+        self.transform = ViewTransform()
+        self.crosshair = None
+        self._clear_items()
         self.refresh()
         self.fit()
 
     def clear(self) -> None:
         self.pixels = None
         self._shown = None
+        self.crosshair = None
+        self._clear_items()
         self.image.clear()
+        self._update_crosshair()
         self._update_text()
+
+    @property
+    def has_reformat(self) -> bool:
+        return self._reformat is not None
 
     @property
     def n_slices(self) -> int:
@@ -199,6 +261,37 @@ class SliceView(QWidget):
         self.inverted = on
         self._apply_lut()
 
+    def set_transform(self, transform: ViewTransform) -> None:
+        """Rotate/flip the display; measurements and crosshair follow."""
+        self.transform = transform
+        self._items_key = None  # rebuild items in the new orientation
+        self.refresh()
+        self.fit()
+
+    def rotate(self, clockwise: bool = True) -> None:
+        self.set_transform(self.transform.rotated(clockwise))
+
+    def flip_horizontal(self) -> None:
+        self.set_transform(self.transform.flipped_horizontal())
+
+    def flip_vertical(self) -> None:
+        self.set_transform(self.transform.flipped_vertical())
+
+    def reset(self) -> None:
+        """Default window, no rotation/flip/invert, fitted to the window."""
+        self.inverted = False
+        self.window = None
+        self.transform = ViewTransform()
+        self._items_key = None
+        self.refresh()
+        self.fit()
+        if self.window is not None:
+            self.window_changed.emit(self.window.center, self.window.width)
+
+    def set_show_patient_details(self, on: bool) -> None:
+        self.show_patient_details = on
+        self._update_text()
+
     def fit(self) -> None:
         """Fit the image to the window (again when the first slice arrives)."""
         if self._shown is None:
@@ -213,7 +306,7 @@ class SliceView(QWidget):
         """One image pixel per screen pixel (along columns)."""
         if self._shown is None:
             return
-        _, col_mm = self._spacing()
+        _, col_mm = self._display_spacing()
         vb = self.viewbox
         w_px = max(1.0, vb.width())
         center = vb.viewRect().center()
@@ -226,17 +319,39 @@ class SliceView(QWidget):
         """Screen pixels per image pixel (along columns)."""
         if self._shown is None:
             return 1.0
-        _, col_mm = self._spacing()
+        _, col_mm = self._display_spacing()
         vr = self.viewbox.viewRect()
         return self.viewbox.width() / max(vr.width() / col_mm, 1e-6)
 
     # ------------------------------------------------------------------ data
 
     def _spacing(self) -> tuple[float, float]:
+        """(row mm, column mm) of the shown plane's source image (before rotate/flip)."""
         st = self.pixels.stack
         if self.plane != ACQUIRED and self._reformat is not None:
             return self._reformat.pixel_spacing(self.plane)
         return (st.spacing[1], st.spacing[2]) if st.spacing else (1.0, 1.0)
+
+    def _display_spacing(self) -> tuple[float, float]:
+        return self.transform.spacing(*self._spacing())
+
+    def plane_shape(self) -> tuple[int, int]:
+        """(rows, columns) of the shown plane's source image, loaded or not."""
+        if self.plane == ACQUIRED or self._reformat is None:
+            return tuple(self.pixels.shape[1:3])  # type: ignore[return-value]
+        ns, np_, nl = self._reformat.shape
+        return {"axial": (np_, nl), "coronal": (ns, nl), "sagittal": (ns, np_)}[self.plane]
+
+    def source_to_view(self, x: float, y: float) -> QPointF:
+        """Source pixel coordinates (column, row; centres at +0.5) -> view coordinates (mm)."""
+        xd, yd = self.transform.to_display(x, y, self.plane_shape())
+        rows_mm, cols_mm = self._display_spacing()
+        return QPointF(xd * cols_mm, yd * rows_mm)
+
+    def view_to_source(self, p: QPointF) -> tuple[float, float]:
+        """View coordinates (mm) -> source pixel coordinates (column, row)."""
+        rows_mm, cols_mm = self._display_spacing()
+        return self.transform.to_source(p.x() / cols_mm, p.y() / rows_mm, self.plane_shape())
 
     def current_image(self) -> np.ndarray | None:
         """Stored values of the shown plane, or None while it is still loading."""
@@ -274,14 +389,18 @@ class SliceView(QWidget):
         else:
             if self.window is None and img.ndim == 2:
                 self.window = default_window(self.pixels.stack.first, self._real(img))
-            rows_mm, cols_mm = self._spacing()
-            self.image.setImage(img, autoLevels=False)
-            self.image.setRect(QRectF(0, 0, img.shape[1] * cols_mm, img.shape[0] * rows_mm))
+            shown = img if self.transform.is_identity else np.ascontiguousarray(
+                self.transform.apply(img))
+            rows_mm, cols_mm = self._display_spacing()
+            self.image.setImage(shown, autoLevels=False)
+            self.image.setRect(QRectF(0, 0, shown.shape[1] * cols_mm, shown.shape[0] * rows_mm))
             self._apply_levels()
             self._apply_lut()
             if self._needs_fit:
                 self._needs_fit = False
                 self.fit()
+        self._sync_measurements()
+        self._update_crosshair()
         self._update_text()
 
     def _apply_levels(self) -> None:
@@ -317,8 +436,10 @@ class SliceView(QWidget):
         if self.pixels is None:
             return {}
         if self.plane == ACQUIRED or self._reformat is None:
-            return self.pixels.stack.edge_letters or {}
-        return self._reformat.edge_letters(self.plane)
+            base = self.pixels.stack.edge_letters or {}
+        else:
+            base = self._reformat.edge_letters(self.plane)
+        return self.transform.letters(base) if base else {}
 
     def position_mm(self) -> float | None:
         """Slice position: distance along the normal (acquired) or patient coordinate (MPR)."""
@@ -336,15 +457,23 @@ class SliceView(QWidget):
             return
         st = self.pixels.stack
         h = st.first
+        narrow = self.width() < 420  # 1x3 layout: short lines that do not collide
         tl = []
         if self.show_patient_details:
             tl += [h.patient_name or "", f"ID {h.patient_id}" if h.patient_id else ""]
         date = h.study_date
-        tl += [f"{date[:4]}-{date[4:6]}-{date[6:]}" if len(date) == 8 else date,
-               h.study_description]
+        tl.append(f"{date[:4]}-{date[4:6]}-{date[6:]}" if len(date) == 8 else date)
+        if self.show_patient_details:
+            # Hidden with the patient details: descriptions often carry names (PS3.15 removes
+            # Study Description in its basic de-identification profile).
+            tl.append(h.study_description)
         plane = st.plane.lower() if self.plane == ACQUIRED else self.plane
         title = st.label if st.label.startswith(h.modality) else f"{h.modality} {st.label}"
-        tr = [title, f"{plane}  image {self.index + 1} / {self.n_slices}"]
+        if narrow:
+            tl = [_elide(t, 16) for t in tl if t][:1]
+            tr = [_elide(title, 16), f"{plane} {self.index + 1}/{self.n_slices}"]
+        else:
+            tr = [title, f"{plane}  image {self.index + 1} / {self.n_slices}"]
         pos = self.position_mm()
         if pos is not None:
             tr.append(f"pos {pos:.1f} mm")
@@ -354,20 +483,24 @@ class SliceView(QWidget):
         if self.window is not None:
             bl.append(f"C {self.window.center:.0f}  W {self.window.width:.0f}")
         bl.append(f"zoom {self.zoom_factor():.2f}x")
+        if not self.transform.is_identity:
+            t = self.transform
+            bl.append(f"rotated {90 * t.quarter_turns}°" + ("  flipped" if t.flip_h else ""))
         self._corner["tl"].setText("\n".join(t for t in tl if t))
         self._corner["tr"].setText("\n".join(tr))
         self._corner["bl"].setText("\n".join(bl))
         rows_mm, cols_mm = self._spacing()
-        self._corner["br"].setText(f"pixel {rows_mm:.2f} x {cols_mm:.2f} mm")
-        for k, v in self.edge_letters().items():
-            self._edge[k].setText(v)
+        self._corner["br"].setText(f"{rows_mm:.2f} x {cols_mm:.2f} mm" if narrow
+                                   else f"pixel {rows_mm:.2f} x {cols_mm:.2f} mm")
+        letters = self.edge_letters()
+        for k, lab in self._edge.items():
+            lab.setText(letters.get(k, ""))
 
     def _on_mouse_moved(self, scene_pos: QPointF) -> None:
         if self._shown is None or self.pixels is None:
             return
-        p = self.viewbox.mapSceneToView(scene_pos)
-        rows_mm, cols_mm = self._spacing()
-        col, row = int(p.x() // cols_mm), int(p.y() // rows_mm)
+        x, y = self.view_to_source(self.viewbox.mapSceneToView(scene_pos))
+        col, row = int(np.floor(x)), int(np.floor(y))
         img = self._shown
         if not (0 <= row < img.shape[0] and 0 <= col < img.shape[1]):
             self.cursor_moved.emit("")
@@ -404,3 +537,213 @@ class SliceView(QWidget):
             }[self.plane]
             v = r.affine @ [*idx, 1]
         return float(v[0]), float(v[1]), float(v[2])
+
+    # ------------------------------------------------------------------ measurements
+
+    def slice_key(self) -> tuple[str, str, int] | None:
+        """What a measurement belongs to: (stack uid, plane, slice index)."""
+        if self.pixels is None:
+            return None
+        return (self.pixels.stack.uid, self.plane, self.index)
+
+    def set_tool(self, tool: str) -> None:
+        """"pan" (left-drag pans, click sets the crosshair), "ruler", "ellipse" or "rect"."""
+        if tool not in TOOLS:
+            raise ValueError(f"unknown tool {tool!r}; choose one of {TOOLS}")
+        self.viewbox.tool = tool
+        cursor = Qt.CursorShape.ArrowCursor if tool == "pan" else Qt.CursorShape.CrossCursor
+        self.graphics.viewport().setCursor(cursor)
+
+    @property
+    def tool(self) -> str:
+        return self.viewbox.tool
+
+    def measurement_text(self, m: Measurement) -> str:
+        values = self._real(self._shown) if (self._shown is not None and m.kind != "ruler"
+                                             and self._shown.ndim == 2) else None
+        unit = "HU" if self.pixels.stack.first.modality == "CT" else ""
+        return describe(m, values, self._spacing(), unit)
+
+    def add_measurement(self, m: Measurement) -> None:
+        """Attach ``m`` (source pixel coordinates) to the shown slice."""
+        self.measurements.add(self.slice_key(), m)
+        self._items_key = None
+        self._sync_measurements()
+        self.select(m.id)
+        self.measurements_changed.emit()
+
+    def delete_measurement(self, measurement_id: int) -> None:
+        key = self.slice_key()
+        if key is not None and self.measurements.remove(key, measurement_id):
+            self._remove_item(measurement_id)
+            if self._selected_id == measurement_id:
+                self._selected_id = None
+            self.measurements_changed.emit()
+
+    def delete_selected(self) -> None:
+        """Delete the selected measurement, else the latest one on this slice."""
+        key = self.slice_key()
+        if key is None:
+            return
+        ids = [m.id for m in self.measurements.on(key)]
+        target = self._selected_id if self._selected_id in ids else (ids[-1] if ids else None)
+        if target is not None:
+            self.delete_measurement(target)
+
+    def delete_all_on_slice(self) -> None:
+        key = self.slice_key()
+        if key is not None and self.measurements.on(key):
+            self.measurements.clear(key)
+            self._clear_items()
+            self.measurements_changed.emit()
+
+    def select(self, measurement_id: int | None) -> None:
+        self._selected_id = measurement_id
+        for mid, (roi, _, _) in self._items.items():
+            roi.setPen(_SELECTED_PEN if mid == measurement_id else _MEASURE_PEN)
+
+    def _clear_items(self) -> None:
+        for mid in list(self._items):
+            self._remove_item(mid)
+        self._items_key = None
+
+    def _remove_item(self, measurement_id: int) -> None:
+        item = self._items.pop(measurement_id, None)
+        if item is not None:
+            roi, text, _ = item
+            self.viewbox.removeItem(roi)
+            self.viewbox.removeItem(text)
+
+    def _sync_measurements(self) -> None:
+        """Show the measurements of the shown slice; refresh their text for new pixels."""
+        key = self.slice_key()
+        if key != self._items_key:
+            self._clear_items()
+            self._items_key = key
+            for m in self.measurements.on(key) if key is not None else ():
+                self._show_item(m)
+            self.select(self._selected_id)
+        else:
+            for _roi, text, m in self._items.values():
+                text.setText(self.measurement_text(m))
+
+    def _show_item(self, m: Measurement) -> None:
+        a, b = self.source_to_view(*m.p0), self.source_to_view(*m.p1)
+        common = dict(pen=_MEASURE_PEN, hoverPen=_HOVER_PEN, removable=True)
+        if m.kind == "ruler":
+            roi = pg.LineSegmentROI([a, b], **common)
+        else:
+            x0, x1 = sorted((a.x(), b.x()))
+            y0, y1 = sorted((a.y(), b.y()))
+            if m.kind == "rect":
+                roi = pg.RectROI([x0, y0], [x1 - x0, y1 - y0], rotatable=False, **common)
+            else:
+                roi = pg.EllipseROI([x0, y0], [x1 - x0, y1 - y0], rotatable=False, **common)
+                for h in list(roi.getHandles()):
+                    if h.typ == "r":  # ROIs stay axis-aligned: stats are per pixel
+                        roi.removeHandle(h)
+        roi.setAcceptedMouseButtons(Qt.MouseButton.LeftButton)
+        text = pg.TextItem(self.measurement_text(m), color=(255, 230, 120),
+                           fill=pg.mkBrush(0, 0, 0, 170), anchor=(0, 0))
+        self.viewbox.addItem(roi, ignoreBounds=True)
+        self.viewbox.addItem(text, ignoreBounds=True)
+        self._place_text(text, roi, m)
+        roi.sigClicked.connect(lambda *_, i=m.id: self.select(i))
+        roi.sigRegionChanged.connect(lambda r, mm=m: self._on_roi_edited(r, mm, False))
+        roi.sigRegionChangeFinished.connect(lambda r, mm=m: self._on_roi_edited(r, mm, True))
+        roi.sigRemoveRequested.connect(lambda *_, i=m.id: self.delete_measurement(i))
+        self._items[m.id] = (roi, text, m)
+
+    def _place_text(self, text: pg.TextItem, roi: pg.ROI, m: Measurement) -> None:
+        a, b = self.source_to_view(*m.p0), self.source_to_view(*m.p1)
+        text.setPos(QPointF(max(a.x(), b.x()), max(a.y(), b.y())))
+
+    def _roi_points(self, roi: pg.ROI, m: Measurement) -> tuple[tuple, tuple]:
+        """The ROI's current geometry as source pixel points."""
+        if m.kind == "ruler":
+            pts = [roi.mapToParent(h.pos()) for h in roi.getHandles()]
+        else:
+            pos, size = roi.pos(), roi.size()
+            pts = [QPointF(pos.x(), pos.y()), QPointF(pos.x() + size.x(), pos.y() + size.y())]
+        return self.view_to_source(pts[0]), self.view_to_source(pts[1])
+
+    def _on_roi_edited(self, roi: pg.ROI, m: Measurement, final: bool) -> None:
+        m.p0, m.p1 = self._roi_points(roi, m)
+        item = self._items.get(m.id)
+        if item is not None:
+            item[1].setText(self.measurement_text(m))
+            self._place_text(item[1], roi, m)
+        if final:
+            self.measurements_changed.emit()
+
+    def _on_tool_drag(self, phase: str, p: QPointF) -> None:
+        if self.pixels is None:
+            return
+        pt = self.view_to_source(p)
+        if phase == "start":
+            self._drawing = Measurement(self.tool, pt, pt)
+            self._show_item(self._drawing)
+            return
+        m = self._drawing
+        if m is None:
+            return
+        m.p1 = pt
+        self._remove_item(m.id)
+        if phase != "finish":
+            self._show_item(m)
+            return
+        self._drawing = None
+        if np.hypot(m.p1[0] - m.p0[0], m.p1[1] - m.p0[1]) >= 1.0:  # ignore stray clicks
+            self.add_measurement(m)
+
+    # ------------------------------------------------------------------ crosshair
+
+    def canonical_to_view(self, spl) -> tuple[float, float, float]:
+        """Canonical ``(s, p, l)`` -> ``(slice index, row, col)`` of this view's plane."""
+        if self.plane == ACQUIRED:
+            return self._reformat.canonical_to_volume(spl)
+        return self._reformat.canonical_to_plane(self.plane, spl)
+
+    def view_to_canonical(self, index: float, row: float, col: float):
+        if self.plane == ACQUIRED:
+            return self._reformat.volume_to_canonical((index, row, col))
+        return self._reformat.plane_to_canonical(self.plane, index, row, col)
+
+    def set_crosshair(self, spl) -> None:
+        """Move to the slice through canonical voxel ``spl`` and draw the crosshair there."""
+        self.crosshair = spl
+        if spl is not None and self._reformat is not None:
+            self.set_index(int(round(self.canonical_to_view(spl)[0])))
+        self._update_crosshair()
+
+    def crosshair_on_this_slice(self):
+        """The crosshair moved to the shown slice (after scrolling this view)."""
+        if self.crosshair is None or self._reformat is None:
+            return None
+        _, row, col = self.canonical_to_view(self.crosshair)
+        return self.view_to_canonical(self.index, row, col)
+
+    def _update_crosshair(self) -> None:
+        if (not self.show_crosshair or self.crosshair is None or self._reformat is None
+                or self.pixels is None):
+            for line in self._cross:
+                line.hide()
+            return
+        _, row, col = self.canonical_to_view(self.crosshair)
+        p = self.source_to_view(col + 0.5, row + 0.5)
+        self._cross[0].setPos(p.x())
+        self._cross[1].setPos(p.y())
+        for line in self._cross:
+            line.show()
+
+    def _on_click(self, p: QPointF) -> None:
+        if self.pixels is None or self._reformat is None or self.tool != "pan":
+            return
+        x, y = self.view_to_source(p)
+        rows, cols = self.plane_shape()
+        if 0 <= x < cols and 0 <= y < rows:
+            self.crosshair_picked.emit(self.view_to_canonical(self.index, int(y), int(x)))
+
+    def crosshair_volume_index(self) -> tuple[float, float, float]:
+        """The crosshair as a volume index ``(k, j, i)`` of the stack."""
+        return self._reformat.canonical_to_volume(self.crosshair)

@@ -1,0 +1,134 @@
+"""Measurements on one image: ruler length and ellipse/rectangle ROI statistics.
+
+Geometry is in continuous pixel coordinates of the measured image, ``(x, y)`` = (column, row),
+pixel centres at ``+0.5``; spacing is ``(row mm, column mm)`` from Pixel Spacing. A pixel
+belongs to a ROI when its centre lies inside the shape.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from itertools import count
+
+import numpy as np
+
+KINDS = ("ruler", "ellipse", "rect")
+_ids = count(1)
+
+
+@dataclass
+class Measurement:
+    """One measurement, attached to one slice of one plane of one stack.
+
+    ``p0``/``p1`` are the ruler's ends, or opposite corners of the ROI's bounding box.
+    """
+
+    kind: str
+    p0: tuple[float, float]
+    p1: tuple[float, float]
+    id: int = field(default_factory=lambda: next(_ids))
+
+
+@dataclass(frozen=True)
+class RoiStats:
+    """Statistics of the pixels inside a ROI, in real units (HU for CT)."""
+
+    mean: float
+    sd: float
+    min: float
+    max: float
+    n_pixels: int
+    area_mm2: float  # of the geometric shape, not of the pixel count
+
+
+def ruler_length_mm(p0, p1, spacing: tuple[float, float]) -> float:
+    rows_mm, cols_mm = spacing
+    return math.hypot((p1[0] - p0[0]) * cols_mm, (p1[1] - p0[1]) * rows_mm)
+
+
+def shape_area_mm2(kind: str, p0, p1, spacing: tuple[float, float]) -> float:
+    w = abs(p1[0] - p0[0]) * spacing[1]
+    h = abs(p1[1] - p0[1]) * spacing[0]
+    return math.pi * w * h / 4 if kind == "ellipse" else w * h
+
+
+def roi_mask(kind: str, p0, p1, shape: tuple[int, int]) -> tuple[tuple[slice, slice], np.ndarray]:
+    """Boolean mask of the pixels inside the ROI, restricted to its bounding box.
+
+    Returns ``(box, mask)``: ``image[box][mask]`` are the ROI's pixels (possibly none).
+    """
+    x0, x1 = sorted((p0[0], p1[0]))
+    y0, y1 = sorted((p0[1], p1[1]))
+    c0, c1 = max(0, math.floor(x0)), min(shape[1], math.ceil(x1))
+    r0, r1 = max(0, math.floor(y0)), min(shape[0], math.ceil(y1))
+    box = (slice(r0, max(r0, r1)), slice(c0, max(c0, c1)))
+    yc = np.arange(box[0].start, box[0].stop) + 0.5
+    xc = np.arange(box[1].start, box[1].stop) + 0.5
+    if kind == "ellipse":
+        a, b = (x1 - x0) / 2, (y1 - y0) / 2
+        if a <= 0 or b <= 0:
+            return box, np.zeros((len(yc), len(xc)), bool)
+        cx, cy = (x0 + x1) / 2, (y0 + y1) / 2
+        mask = ((xc[None, :] - cx) / a) ** 2 + ((yc[:, None] - cy) / b) ** 2 <= 1.0
+    elif kind == "rect":
+        mask = ((xc[None, :] >= x0) & (xc[None, :] <= x1)
+                & (yc[:, None] >= y0) & (yc[:, None] <= y1))
+    else:
+        raise ValueError(f"{kind!r} is not a ROI; choose ellipse or rect")
+    return box, mask
+
+
+def roi_stats(values: np.ndarray, m: Measurement, spacing: tuple[float, float]) -> RoiStats:
+    """Statistics of ``values`` (real units, rows x cols) inside ROI ``m``."""
+    box, mask = roi_mask(m.kind, m.p0, m.p1, values.shape[:2])
+    inside = np.asarray(values[box], dtype=np.float64)[mask]
+    area = shape_area_mm2(m.kind, m.p0, m.p1, spacing)
+    if inside.size == 0:
+        nan = float("nan")
+        return RoiStats(nan, nan, nan, nan, 0, area)
+    return RoiStats(float(inside.mean()), float(inside.std()), float(inside.min()),
+                    float(inside.max()), int(inside.size), area)
+
+
+def describe(m: Measurement, values: np.ndarray | None, spacing: tuple[float, float],
+             unit: str = "") -> str:
+    """The text shown beside a measurement."""
+    if m.kind == "ruler":
+        return f"{ruler_length_mm(m.p0, m.p1, spacing):.1f} mm"
+    if values is None:
+        return f"area {shape_area_mm2(m.kind, m.p0, m.p1, spacing):.1f} mm²"
+    s = roi_stats(values, m, spacing)
+    if s.n_pixels == 0:
+        return f"area {s.area_mm2:.1f} mm² (no pixel inside)"
+    u = f" {unit}" if unit else ""
+    return (f"mean {s.mean:.1f}{u}  SD {s.sd:.1f}\nmin {s.min:.0f}  max {s.max:.0f}\n"
+            f"area {s.area_mm2:.1f} mm²")
+
+
+class MeasurementStore:
+    """All measurements of a study, keyed by (stack uid, plane, slice index)."""
+
+    def __init__(self):
+        self._by_key: dict[tuple[str, str, int], list[Measurement]] = {}
+
+    def on(self, key: tuple[str, str, int]) -> list[Measurement]:
+        return list(self._by_key.get(key, ()))
+
+    def add(self, key: tuple[str, str, int], m: Measurement) -> None:
+        self._by_key.setdefault(key, []).append(m)
+
+    def remove(self, key: tuple[str, str, int], measurement_id: int) -> bool:
+        items = self._by_key.get(key, [])
+        kept = [m for m in items if m.id != measurement_id]
+        self._by_key[key] = kept
+        return len(kept) != len(items)
+
+    def clear(self, key: tuple[str, str, int] | None = None) -> None:
+        if key is None:
+            self._by_key.clear()
+        else:
+            self._by_key.pop(key, None)
+
+    def __len__(self) -> int:
+        return sum(len(v) for v in self._by_key.values())
