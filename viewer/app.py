@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import os
 import sys
+import threading
 import traceback
 from pathlib import Path
 
@@ -52,13 +53,34 @@ def run_gui(path: str | None = None, sample: bool = False) -> int:
     _dark_palette(app)
     win = MainWindow()
 
+    from PySide6.QtCore import QObject, Signal
+
+    class _CrashReporter(QObject):
+        """Carries a crash message from any thread to a dialog on the GUI thread."""
+
+        crashed = Signal(str)
+
+    reporter = _CrashReporter()
+    reporter.crashed.connect(lambda text: QMessageBox.critical(
+        win, "radviewer: unexpected error",
+        f"{text}\n\nDetails were written to {log_path}\nThe viewer keeps running; save your "
+        "work and restart it if something looks wrong."))
+
     def excepthook(etype, value, tb):
         # Tracebacks name code, not patients; file paths may appear, as they do on screen.
         log.error("uncaught exception:\n%s", "".join(traceback.format_exception(etype, value, tb)))
-        QMessageBox.critical(win, "radviewer: unexpected error",
-                             f"{etype.__name__}: {value}\n\nDetails were written to {log_path}")
+        reporter.crashed.emit(f"{etype.__name__}: {value}")
+
+    def thread_excepthook(args):
+        if args.exc_type is SystemExit:
+            return
+        name = args.thread.name if args.thread is not None else "?"
+        log.error("uncaught exception in thread %s:\n%s", name, "".join(
+            traceback.format_exception(args.exc_type, args.exc_value, args.exc_traceback)))
+        reporter.crashed.emit(f"{args.exc_type.__name__} in background work: {args.exc_value}")
 
     sys.excepthook = excepthook
+    threading.excepthook = thread_excepthook
     win.show()
     if sample:
         win.open_sample()
