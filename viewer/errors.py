@@ -37,3 +37,12 @@ class StudyNotFoundError(ViewerError):
 
 class OperationCancelled(ViewerError):
     """The user cancelled a long operation; what was done so far is kept."""
+
+
+class ModelError(ViewerError):
+    """A model cannot be used: bad manifest, missing or altered weights, unsupported graph,
+    or not applicable to the chosen series. The message says which and what to do."""
+
+
+class ModelNotApplicable(ModelError):
+    """The model does not fit the series (modality, sequence, dimensions)."""

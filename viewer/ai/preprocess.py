@@ -1,0 +1,57 @@
+"""Intensity transforms named in a manifest's ``input.intensity`` (applied in order)."""
+
+from __future__ import annotations
+
+import numpy as np
+
+
+def apply_intensity(x: np.ndarray, ops) -> np.ndarray:
+    """Apply ``ops`` to real-valued pixels ``x``; returns float32.
+
+    - ``percentile_clip`` {low, high}: clip to those percentiles of ``x``;
+    - ``minmax``: scale to [0, 1];
+    - ``zscore``: zero mean, unit SD;
+    - ``window`` {center, width}: clip to the window, scale to [0, 1];
+    - ``percentile_window`` {low, high}: map those percentiles to 0..255 and round, as an
+      8-bit picture (for models trained on PNG/JPEG images);
+    - ``scale`` {factor}: multiply.
+    """
+    x = np.asarray(x, dtype=np.float32)
+    for op in ops:
+        name = op["op"]
+        if name == "percentile_clip":
+            lo, hi = np.percentile(x, [op["low"], op["high"]])
+            x = np.clip(x, lo, hi)
+        elif name == "minmax":
+            lo, hi = float(x.min()), float(x.max())
+            x = (x - lo) / (hi - lo) if hi > lo else np.zeros_like(x)
+        elif name == "zscore":
+            sd = float(x.std())
+            x = (x - float(x.mean())) / sd if sd > 0 else np.zeros_like(x)
+        elif name == "window":
+            lo = op["center"] - op["width"] / 2
+            x = np.clip((x - lo) / op["width"], 0, 1)
+        elif name == "percentile_window":
+            lo, hi = np.percentile(x, [op["low"], op["high"]])
+            x = np.rint(np.clip((x - lo) / max(hi - lo, 1e-6), 0, 1) * 255)
+        elif name == "scale":
+            x = x * float(op["factor"])
+        else:
+            raise ValueError(f"unknown intensity op {name!r}")
+        x = x.astype(np.float32, copy=False)
+    return x
+
+
+_FILTERS = {"nearest": 0, "bilinear": 2, "bicubic": 3, "lanczos": 1}
+
+
+def resize_2d(img: np.ndarray, size_hw: tuple[int, int], method: str) -> np.ndarray:
+    """Resize a float image with Pillow (as most 2-D models were trained); clip the filter's
+    overshoot to the input range, as an 8-bit pipeline would."""
+    from PIL import Image
+
+    if img.shape == tuple(size_hw):
+        return img.astype(np.float32)
+    out = Image.fromarray(np.asarray(img, np.float32), mode="F").resize(
+        (size_hw[1], size_hw[0]), resample=_FILTERS.get(method, 2))
+    return np.clip(np.asarray(out, np.float32), float(img.min()), float(img.max()))

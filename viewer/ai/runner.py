@@ -1,0 +1,268 @@
+"""Run models with onnxruntime: the only module that imports it.
+
+One session per model (keyed by id and weights checksum), created on first use and reused;
+the CUDA execution provider when onnxruntime offers it, else the CPU with one thread per core.
+2-D models run in batches over the slices; 3-D models get the stack resampled into their grid
+with the stack's affine, and their labels are brought back onto the stack's voxels (nearest
+neighbour). Cancel is cooperative: between batches, and during a long 3-D inference through
+onnxruntime's ``RunOptions.terminate`` within a fraction of a second.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+import time
+from collections.abc import Callable
+
+import numpy as np
+
+from viewer.ai.manifest import ModelManifest
+from viewer.ai.preprocess import apply_intensity, resize_2d
+from viewer.ai.registry import ModelEntry, check_applicable
+from viewer.ai.resample import grid_affine, labels_to_stack, resample_to_grid, stack_center
+from viewer.ai.result import AnalysisResult
+from viewer.errors import ModelError, OperationCancelled
+
+log = logging.getLogger(__name__)
+Progress = Callable[[int, int, str], None]
+
+
+def _ort():
+    try:
+        import onnxruntime as ort
+    except ImportError as exc:  # declared in pyproject; a broken install lands here
+        raise ModelError("onnxruntime is not installed: pip install onnxruntime") from exc
+    return ort
+
+
+def default_providers() -> list[str]:
+    available = _ort().get_available_providers()
+    if "CUDAExecutionProvider" in available:
+        return ["CUDAExecutionProvider", "CPUExecutionProvider"]
+    return ["CPUExecutionProvider"]
+
+
+def _short(exc: Exception) -> str:
+    text = str(exc).strip().splitlines()
+    return (text[-1] if text else type(exc).__name__)[:300]
+
+
+class Runner:
+    """Creates sessions once, runs models on stacks, and caches results per (stack, model)."""
+
+    def __init__(self, providers: list[str] | None = None, threads: int | None = None):
+        self.providers = providers
+        self.threads = threads or os.cpu_count() or 1
+        self._sessions: dict[tuple[str, str], object] = {}
+        self._results: dict[tuple[str, str, str], AnalysisResult] = {}
+        self._lock = threading.Lock()
+
+    # ------------------------------------------------------------------ sessions
+
+    def session(self, entry: ModelEntry):
+        """The model's onnxruntime session (created on first use), its input checked against
+        the manifest; raises :class:`ModelError` with the reason otherwise."""
+        if entry.problem:
+            raise ModelError(f"{entry.manifest.name}: {entry.problem}")
+        m = entry.manifest
+        key = (m.id, m.sha256)
+        with self._lock:
+            if key in self._sessions:
+                return self._sessions[key]
+            ort = _ort()
+            opts = ort.SessionOptions()
+            opts.intra_op_num_threads = self.threads
+            opts.log_severity_level = 3
+            providers = self.providers or default_providers()
+            try:
+                sess = ort.InferenceSession(str(entry.weights_path), sess_options=opts,
+                                            providers=providers)
+            except Exception as exc:
+                raise ModelError(f"{entry.weights_path}: onnxruntime cannot load this model "
+                                 f"({_short(exc)}); the file is damaged or uses an operator "
+                                 f"this onnxruntime lacks — reinstall the model") from exc
+            _check_io(sess, m, entry)
+            self._sessions[key] = sess
+            return sess
+
+    # ------------------------------------------------------------------ running
+
+    def cached(self, stack_uid: str, entry: ModelEntry) -> AnalysisResult | None:
+        return self._results.get((stack_uid, entry.id, entry.manifest.sha256))
+
+    def forget(self, stack_uid: str, model_id: str | None = None) -> None:
+        for key in [k for k in self._results if k[0] == stack_uid
+                    and (model_id is None or k[1] == model_id)]:
+            del self._results[key]
+
+    def run(self, entry: ModelEntry, pixels, progress: Progress | None = None,
+            cancel: threading.Event | None = None) -> AnalysisResult:
+        """Run ``entry`` on the stack behind ``pixels`` (a StackPixels); cached per stack."""
+        stack = pixels.stack
+        check_applicable(entry, stack)
+        hit = self.cached(stack.uid, entry)
+        if hit is not None:
+            return hit
+        cancel = cancel or threading.Event()
+        progress = progress or (lambda d, t, s: None)
+        t0 = time.perf_counter()
+        sess = self.session(entry)
+        t_session = time.perf_counter() - t0
+        progress(0, 100, "reading images")
+        vol = pixels.load_volume(cancel=cancel)
+        if cancel.is_set():
+            raise OperationCancelled("analysis cancelled")
+        from viewer.dicom.pixels import to_real
+
+        real = to_real(vol, stack.first).astype(np.float32, copy=False)
+        t_load = time.perf_counter() - t0 - t_session
+        timings = {"session": t_session, "read": t_load}
+        m = entry.manifest
+        if m.mode == "2d":
+            result = self._run_2d(entry, sess, real, stack, progress, cancel, timings)
+        else:
+            result = self._run_3d(entry, sess, real, stack, progress, cancel, timings)
+        result.timings_s["total"] = time.perf_counter() - t0
+        self._results[(stack.uid, entry.id, m.sha256)] = result
+        progress(100, 100, "done")
+        log.info("model %s %s on stack %s: %s", m.id, m.version, stack.uid,
+                 {k: round(v, 2) for k, v in result.timings_s.items()})
+        return result
+
+    def _base(self, entry: ModelEntry, sess, stack, timings) -> AnalysisResult:
+        m = entry.manifest
+        return AnalysisResult(
+            model_id=m.id, model_name=m.name, model_version=m.version, sha256=m.sha256,
+            task=m.task, mode=m.mode, series_uid=stack.series_uid, stack_uid=stack.uid,
+            stack_label=stack.label, labels=m.labels, provider=sess.get_providers()[0],
+            timings_s=timings)
+
+    def _run_2d(self, entry, sess, real, stack, progress, cancel, timings) -> AnalysisResult:
+        m = entry.manifest
+        n = real.shape[0]
+        batch = 8
+        scores = []
+        t = time.perf_counter()
+        for start in range(0, n, batch):
+            if cancel.is_set():
+                raise OperationCancelled("analysis cancelled")
+            x = np.stack([_prepare_2d(real[k], m) for k in range(start, min(n, start + batch))])
+            out = _run(sess, m, x)
+            scores.append(_activate(out.reshape(out.shape[0], -1), m.activation))
+            progress(5 + int(90 * min(n, start + batch) / n), 100,
+                     f"slice {min(n, start + batch)} of {n}")
+        timings["inference"] = time.perf_counter() - t
+        slice_scores = np.concatenate(scores).astype(np.float32)
+        if slice_scores.shape[1] != len(m.labels):
+            raise ModelError(f"{m.name}: the model gives {slice_scores.shape[1]} scores, the "
+                             f"manifest names {len(m.labels)} labels")
+        res = self._base(entry, sess, stack, timings)
+        res.slice_scores = slice_scores
+        means = slice_scores.mean(axis=0)
+        res.series_scores = {lab.name: float(means[i]) for i, lab in enumerate(m.labels)}
+        res.notes.append("Series scores are the mean of the per-slice scores; slices outside "
+                         "the model's training domain (e.g. skull base) may score wrongly.")
+        return res
+
+    def _run_3d(self, entry, sess, real, stack, progress, cancel, timings) -> AnalysisResult:
+        m = entry.manifest
+        grid = m.grid
+        t = time.perf_counter()
+        g_aff = grid_affine(grid, stack_center(stack.affine, real.shape))
+        x = resample_to_grid(real, stack.affine, g_aff, grid.shape, cancel=cancel.is_set)
+        x = apply_intensity(x, m.intensity)
+        if grid.array_axes == "ijk":
+            x = x.transpose(2, 1, 0)  # [k, j, i] -> [i, j, k]
+        x = x[None, None] if m.layout == "NCDHW" else x[None, ..., None]
+        timings["resample"] = time.perf_counter() - t
+        progress(20, 100, "running the model")
+        t = time.perf_counter()
+        out = _run(sess, m, x, cancel)
+        del x
+        timings["inference"] = time.perf_counter() - t
+        progress(85, 100, "mapping labels back")
+        t = time.perf_counter()
+        # Output channels are listed in the manifest's label order.
+        channel = np.argmax(out[0], axis=0 if m.layout == "NCDHW" else -1)
+        del out
+        if grid.array_axes == "ijk":
+            channel = channel.transpose(2, 1, 0)
+        values = np.array([lab.value for lab in m.labels], dtype=np.uint8)
+        on_stack = labels_to_stack(values[channel], g_aff, stack.affine, real.shape)
+        timings["map_back"] = time.perf_counter() - t
+        res = self._base(entry, sess, stack, timings)
+        res.label_volume = on_stack
+        voxel_ml = float(np.prod(stack.spacing)) / 1000.0
+        counts = np.bincount(on_stack.ravel(), minlength=256)
+        res.label_volumes_ml = {lab.name: float(counts[lab.value] * voxel_ml)
+                                for lab in m.labels if lab.value != 0}
+        res.notes.append(f"Volumes count the labelled voxels of the series ({stack.spacing[0]:.2f}"
+                         f" x {stack.spacing[1]:.2f} x {stack.spacing[2]:.2f} mm).")
+        return res
+
+
+def _check_io(sess, m: ModelManifest, entry: ModelEntry) -> None:
+    inputs = sess.get_inputs()
+    names = [i.name for i in inputs]
+    if m.input_name not in names:
+        raise ModelError(f"{entry.weights_path}: no input named {m.input_name!r} (the model has "
+                         f"{', '.join(names)}); fix input.name in the manifest")
+    shape = next(i.shape for i in inputs if i.name == m.input_name)
+    if len(shape) != len(m.layout):
+        raise ModelError(f"{entry.weights_path}: wrong input rank: the model takes rank "
+                         f"{len(shape)} input {shape}, the manifest says {m.layout} "
+                         f"(rank {len(m.layout)})")
+    ch = shape[m.layout.index("C")]
+    if isinstance(ch, int) and ch != m.channels:
+        raise ModelError(f"{entry.weights_path}: the model takes {ch} channel(s), the manifest "
+                         f"says {m.channels}")
+    outs = [o.name for o in sess.get_outputs()]
+    if m.output_name and m.output_name not in outs:
+        raise ModelError(f"{entry.weights_path}: no output named {m.output_name!r} (the model "
+                         f"has {', '.join(outs)})")
+
+
+def _prepare_2d(img: np.ndarray, m: ModelManifest) -> np.ndarray:
+    x = apply_intensity(img, m.intensity)
+    x = resize_2d(x, m.size, m.resize)
+    if m.channels == 3:
+        x = np.repeat(x[..., None], 3, axis=-1)  # grey -> RGB
+    else:
+        x = x[..., None]
+    return x if m.layout == "NHWC" else np.moveaxis(x, -1, 0)
+
+
+def _activate(x: np.ndarray, activation: str) -> np.ndarray:
+    if activation == "softmax":
+        e = np.exp(x - x.max(axis=1, keepdims=True))
+        return e / e.sum(axis=1, keepdims=True)
+    if activation == "sigmoid":
+        return 1 / (1 + np.exp(-x))
+    return x
+
+
+def _run(sess, m: ModelManifest, x: np.ndarray, cancel: threading.Event | None = None):
+    ort = _ort()
+    opts = ort.RunOptions()
+    done = threading.Event()
+
+    def watch():  # onnxruntime stops a running session when asked through RunOptions
+        while not done.wait(0.1):
+            if cancel is not None and cancel.is_set():
+                opts.terminate = True
+                return
+
+    watcher = threading.Thread(target=watch, daemon=True) if cancel is not None else None
+    if watcher is not None:
+        watcher.start()
+    try:
+        out_names = [m.output_name] if m.output_name else None
+        return sess.run(out_names, {m.input_name: np.ascontiguousarray(x, np.float32)}, opts)[0]
+    except Exception as exc:
+        if cancel is not None and cancel.is_set():
+            raise OperationCancelled("analysis cancelled") from exc
+        raise ModelError(f"{m.name}: inference failed ({_short(exc)})") from exc
+    finally:
+        done.set()
