@@ -199,10 +199,13 @@ def build_parser() -> argparse.ArgumentParser:
     info.add_argument("--sample", action="store_true", help="use the bundled sample study")
     info.add_argument("--json", action="store_true", help="print the radviewer.info/1 document")
     info.set_defaults(func=cmd_info)
+    from viewer.cli_models import add_parsers
+
+    add_parsers(sub)
     return parser
 
 
-_COMMANDS = ("info",)
+_COMMANDS = ("info", "models", "analyze")
 
 
 def gui_main(argv: list[str]) -> int:

@@ -1,0 +1,56 @@
+"""Snapshots for reports: a windowed slice with the label overlay blended in (no Qt)."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from viewer.dicom.reformat import PLANES, Reformat
+
+
+def blend(grey_u8: np.ndarray, labels: np.ndarray | None, colors: dict[int, tuple[int, int, int]],
+          opacity: float = 0.45) -> np.ndarray:
+    """RGB uint8 image: ``grey_u8`` with each label value painted in its colour."""
+    rgb = np.repeat(grey_u8[..., None], 3, axis=-1).astype(np.float32)
+    if labels is not None:
+        for value, color in colors.items():
+            m = labels == value
+            if value != 0 and m.any():
+                rgb[m] = (1 - opacity) * rgb[m] + opacity * np.asarray(color, np.float32)
+    return np.clip(rgb + 0.5, 0, 255).astype(np.uint8)
+
+
+def to_grey(real: np.ndarray, window=None) -> np.ndarray:
+    """Real values to uint8 with ``window`` (a display Window) or the 1st-99th percentiles."""
+    if window is not None:
+        lo, hi = window.center - window.width / 2, window.center + window.width / 2
+    else:
+        lo, hi = np.percentile(real, [1, 99.5])
+    return np.clip((real - lo) / max(hi - lo, 1e-6) * 255, 0, 255).astype(np.uint8)
+
+
+def representative_planes(real: np.ndarray, labels: np.ndarray, affine: np.ndarray,
+                          colors: dict[int, tuple[int, int, int]]):
+    """Axial, coronal and sagittal slices through the labels' centre of mass:
+    yields ``(plane, index, rgb, (row_mm, col_mm))``."""
+    r = Reformat.from_affine(affine, real.shape)
+    can_lab = r.canonical(labels)
+    nz = np.argwhere(can_lab > 0)
+    centre = nz.mean(axis=0) if len(nz) else (np.asarray(can_lab.shape) - 1) / 2
+    grey = to_grey(real)
+    for m, plane in enumerate(PLANES):
+        idx = int(round(centre[m]))
+        img = r.plane(grey, plane, idx)
+        lab = r.plane(labels, plane, idx)
+        yield plane, idx, blend(np.ascontiguousarray(img), lab, colors), r.pixel_spacing(plane)
+
+
+def save_png(rgb: np.ndarray, path, spacing: tuple[float, float] = (1.0, 1.0)) -> None:
+    """Write ``rgb`` as PNG, stretched to square pixels from ``spacing`` (row mm, col mm)."""
+    from PIL import Image
+
+    im = Image.fromarray(rgb)
+    rows_mm, cols_mm = spacing
+    if abs(rows_mm - cols_mm) > 1e-3:
+        scale = rows_mm / cols_mm
+        im = im.resize((im.width, max(1, round(im.height * scale))), Image.Resampling.NEAREST)
+    im.save(path, compress_level=1)

@@ -1,0 +1,197 @@
+"""``radviewer models [--json]`` and ``radviewer analyze PATH --model ID ... --out DIR``."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import tempfile
+import threading
+from pathlib import Path
+
+EXIT_OK, EXIT_FAILURE, EXIT_USAGE = 0, 1, 2
+MODELS_SCHEMA = "radviewer.models/1"
+
+
+def models_json(entries) -> dict:
+    return {
+        "schema": MODELS_SCHEMA,
+        "notice": "Research use — not a diagnosis.",
+        "models": [{
+            "id": e.id, "name": e.manifest.name, "version": e.manifest.version,
+            "task": e.manifest.task, "mode": e.manifest.mode, "origin": e.origin,
+            "available": e.available, "problem": e.problem,
+            "weights": str(e.weights_path) if e.weights_path else None,
+            "sha256": e.manifest.sha256,
+            "labels": [lab.name for lab in e.manifest.labels],
+            "applicability": e.manifest.applicability, "licence": e.manifest.licence,
+        } for e in entries],
+    }
+
+
+def cmd_models(args: argparse.Namespace) -> int:
+    from viewer.ai.registry import discover
+
+    errors: list[str] = []
+    entries = discover(errors=errors)
+    if args.json:
+        doc = models_json(entries)
+        doc["errors"] = errors
+        json.dump(doc, sys.stdout, indent=2)
+        print()
+        return EXIT_OK
+    for e in entries:
+        m = e.manifest
+        state = "available" if e.available else f"unavailable: {e.problem}"
+        print(f"{e.id:<22} {m.task:<14} {m.mode}  {m.name} {m.version}  [{e.origin}]  {state}")
+    for err in errors:
+        print(f"  manifest error: {err}", file=sys.stderr)
+    return EXIT_OK
+
+
+def _pick_stack(catalog, which: str | None):
+    stacks = catalog.stacks()
+    if not stacks:
+        raise LookupError("no image series in this folder")
+    if which is None:
+        return stacks[0]
+    if which.isdigit():
+        n = int(which)
+        if 1 <= n <= len(stacks):
+            return stacks[n - 1]
+        raise LookupError(f"--series {n}: the folder has series 1 to {len(stacks)}")
+    for st in stacks:
+        if which in (st.uid, st.series_uid):
+            return st
+    raise LookupError(f"--series {which}: no series with that number or UID (radviewer info)")
+
+
+def cmd_analyze(args: argparse.Namespace) -> int:
+    import numpy as np
+
+    from viewer.ai import snapshot
+    from viewer.ai.registry import discover, find, not_applicable_reason
+    from viewer.ai.runner import Runner
+    from viewer.dicom.pixels import StackPixels, to_real
+    from viewer.dicom.scan import scan_folder
+    from viewer.errors import ModelError, OperationCancelled, ViewerError
+
+    def fail(msg: str, code: int) -> int:
+        print(f"radviewer analyze: {msg}", file=sys.stderr)
+        return code
+
+    try:
+        entry = find(args.model, discover())
+    except ModelError as exc:
+        return fail(str(exc), EXIT_USAGE)
+    if not entry.available:
+        return fail(f"{entry.id}: {entry.problem}", EXIT_USAGE)
+    try:
+        catalog = scan_folder(args.path)
+        stack = _pick_stack(catalog, args.series)
+    except (ViewerError, LookupError) as exc:
+        return fail(str(exc), EXIT_USAGE)
+    reason = not_applicable_reason(entry, stack)
+    if reason:
+        return fail(f"{entry.manifest.name}: {reason}", EXIT_USAGE)
+    out = Path(args.out)
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        return fail(f"cannot create {out}: {exc.strerror}", EXIT_FAILURE)
+    show = not args.quiet
+
+    def progress(done: int, total: int, stage: str) -> None:
+        if show:
+            bar = "#" * int(30 * done / max(total, 1))
+            print(f"\r[{bar:<30}] {stage:<28}", end="", file=sys.stderr, flush=True)
+
+    pixels = StackPixels(stack)
+    try:
+        result = Runner().run(entry, pixels, progress=progress, cancel=threading.Event())
+    except OperationCancelled:
+        return fail("cancelled", EXIT_FAILURE)
+    except ViewerError as exc:
+        return fail(str(exc), EXIT_FAILURE)
+    finally:
+        if show:
+            print(file=sys.stderr)
+    report = result.report()
+    files = []
+    if result.label_volume is not None:
+        _atomic_save_npy(out / "labels.npy", result.label_volume)
+        files.append("labels.npy")
+        report["label_volume"] = {
+            "file": "labels.npy", "dtype": "uint8", "axes": "[k, j, i] = slice, row, column",
+            "affine_ijk_to_lps_mm": np.asarray(stack.affine).round(6).tolist()}
+        real = to_real(pixels.frame_volume(), stack.first)
+        colors = {lab.value: lab.color for lab in result.labels}
+        for plane, idx, rgb, spacing in snapshot.representative_planes(
+                real, result.label_volume, stack.affine, colors):
+            name = f"snapshot_{plane}_{idx + 1}.png"
+            snapshot.save_png(rgb, out / name, spacing)
+            files.append(name)
+    elif result.slice_scores is not None:
+        top = result.top_label
+        col = [lab.name for lab in result.labels].index(top)
+        k = int(np.argmax(result.slice_scores[:, col]))
+        real = to_real(pixels.frame(k), stack.first)
+        name = f"snapshot_slice_{k + 1}_{top.replace(' ', '_').lower()}.png"
+        sp = (stack.spacing[1], stack.spacing[2]) if stack.spacing else (1.0, 1.0)
+        snapshot.save_png(snapshot.blend(snapshot.to_grey(real), None, {}), out / name, sp)
+        report["snapshot_slice"] = {"index": k + 1, "label": top,
+                                    "score": round(float(result.slice_scores[k, col]), 4)}
+        files.append(name)
+    report["files"] = ["report.json", *files]
+    _atomic_write_text(out / "report.json", json.dumps(report, indent=2))
+    if args.json:
+        json.dump(report, sys.stdout, indent=2)
+        print()
+    else:
+        print(f"{result.title} on {stack.label}: done in {result.timings_s['total']:.1f} s "
+              f"({result.provider}). Research use — not a diagnosis.")
+        for name, ml in result.label_volumes_ml.items():
+            print(f"  {name:<24} {ml:8.1f} mL")
+        for name, score in result.series_scores.items():
+            print(f"  {name:<24} {score:6.3f}")
+        print(f"  wrote {', '.join(report['files'])} to {out}")
+    return EXIT_OK
+
+
+def _atomic_write_text(path: Path, text: str) -> None:
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".part")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            f.write(text)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def _atomic_save_npy(path: Path, arr) -> None:
+    import numpy as np
+
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".part")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            np.save(f, arr)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def add_parsers(sub) -> None:
+    models = sub.add_parser("models", help="list AI models and whether they can run")
+    models.add_argument("--json", action="store_true", help="print radviewer.models/1 JSON")
+    models.set_defaults(func=cmd_models)
+    an = sub.add_parser("analyze", help="run one model on one series (research use only)")
+    an.add_argument("path", help="study folder")
+    an.add_argument("--model", required=True, help="model id (radviewer models)")
+    an.add_argument("--series", help="series number as listed by radviewer info, or its UID")
+    an.add_argument("--out", required=True, help="output folder for report.json and files")
+    an.add_argument("--json", action="store_true", help="print the report on stdout")
+    an.add_argument("--quiet", action="store_true", help="no progress bar on stderr")
+    an.set_defaults(func=cmd_analyze)
