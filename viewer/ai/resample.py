@@ -60,10 +60,14 @@ def resample_to_grid(vol: np.ndarray, src_affine: np.ndarray, dst_affine: np.nda
 
             raise OperationCancelled("resampling cancelled")
         x, y, z = base + m[:3, 2, None, None] * k  # source i, j, k
-        inside = (x >= 0) & (x <= ni - 1) & (y >= 0) & (y <= nj - 1) & (z >= 0) & (z <= nk - 1)
+        e = 1e-4  # rounding of the affine product must not drop the edge voxels
+        inside = ((x >= -e) & (x <= ni - 1 + e) & (y >= -e) & (y <= nj - 1 + e)
+                  & (z >= -e) & (z <= nk - 1 + e))
         if not inside.any():
             continue
-        x, y, z = x[inside], y[inside], z[inside]
+        x = np.clip(x[inside], 0, ni - 1)
+        y = np.clip(y[inside], 0, nj - 1)
+        z = np.clip(z[inside], 0, nk - 1)
         x0 = np.minimum(np.floor(x).astype(np.int64), max(ni - 2, 0))
         y0 = np.minimum(np.floor(y).astype(np.int64), max(nj - 2, 0))
         z0 = np.minimum(np.floor(z).astype(np.int64), max(nk - 2, 0))
