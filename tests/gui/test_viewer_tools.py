@@ -269,3 +269,62 @@ def test_load_failure_reaches_the_problems_panel(qtbot, window, tmp_path, monkey
     assert "img0003.dcm" in window.problems.item(0).text()
     assert window.problems_dock.isVisible()
     assert "1 problem" in window.problems_label.text()
+
+
+def test_analyze_shows_the_tissue_overlay(qtbot, window, tmp_path):
+    """Analyze -> label overlay in the model's colours on the grabbed view, legend with
+    provenance, same labels as the CLI, clear removes it."""
+    from viewer.ai.registry import discover
+    from viewer.cli import main as cli_main
+    from viewer.paths import sample_study_dir
+
+    open_and_wait(qtbot, window, sample_study_dir())
+    view = window.view
+    entry = {e.id: e for e in discover()}["brainchop-tissue"]
+    window.analyze(entry)
+    assert window.analyze_progress.isVisibleTo(window)
+    view.step(3)  # the viewer stays usable while the model runs
+    qtbot.waitUntil(lambda: view.pixels.stack.uid in window.results, timeout=120000)
+    result = window.results[view.pixels.stack.uid]
+    text = window.result_panel.title.text()
+    assert "Grey/white matter" in text and "version 1.0.0" in text
+    assert "Research use — not a diagnosis." in text
+    assert window.result_panel.labels.count() == 2
+    assert "mL" in window.result_panel.labels.item(0).text()
+
+    # Colours on screen: where the slice is grey matter, the overlay tints the pixel towards
+    # the grey-matter colour; hiding the overlay restores the plain grey image.
+    gm = next(lab for lab in result.labels if lab.name == "Grey Matter")
+    lab = view.overlay_plane()
+    inner = (lab == gm.value)
+    inner[1:-1, 1:-1] &= (lab[:-2, 1:-1] == gm.value) & (lab[2:, 1:-1] == gm.value) & \
+        (lab[1:-1, :-2] == gm.value) & (lab[1:-1, 2:] == gm.value)
+    rows, cols = np.nonzero(inner[1:-1, 1:-1])
+    r, c = int(rows[len(rows) // 2]) + 1, int(cols[len(cols) // 2]) + 1
+    qtbot.wait(50)
+    p = screen_point(view, c + 0.5, r + 0.5)
+    with_overlay = view.graphics.grab().toImage().pixelColor(p.x(), p.y())
+    window.result_panel.show_overlay.setChecked(False)
+    qtbot.wait(50)
+    plain = view.graphics.grab().toImage().pixelColor(p.x(), p.y())
+    assert plain.red() == plain.green() == plain.blue()  # grey image alone
+    tint = np.array([with_overlay.red(), with_overlay.green(), with_overlay.blue()], float)
+    base = np.array([plain.red()] * 3, float)
+    direction = np.asarray(gm.color, float) - base
+    assert np.dot(tint - base, direction) > 0.2 * np.dot(direction, direction) * 0.45
+    window.result_panel.show_overlay.setChecked(True)
+
+    # The same labels as the command line.
+    code = cli_main(["analyze", str(sample_study_dir()), "--model", "brainchop-tissue",
+                     "--series", "1", "--out", str(tmp_path / "cli"), "--quiet"])
+    assert code == 0
+    assert np.array_equal(np.load(tmp_path / "cli" / "labels.npy"), result.label_volume)
+
+    # The result stays with its series; clearing removes it.
+    window.series_list.setCurrentRow(1)
+    qtbot.waitUntil(lambda: window.view.pixels.stack.uid != result.stack_uid)
+    assert window.view.overlay_plane() is None
+    window.series_list.setCurrentRow(0)
+    qtbot.waitUntil(lambda: window.view.overlay_plane() is not None, timeout=5000)
+    window.clear_result()
+    assert window.view.overlay_plane() is None and not window.results

@@ -36,9 +36,10 @@ from viewer.dicom.pixels import StackPixels
 from viewer.dicom.reformat import PLANES
 from viewer.display.measure import MeasurementStore
 from viewer.display.window import CT_PRESETS
+from viewer.gui.overlay import ResultPanel, label_lut
 from viewer.gui.slice_view import ACQUIRED, SliceView
 from viewer.gui.tag_browser import TagBrowser, caption_for
-from viewer.gui.workers import LoadJob, ScanJob, ThumbnailJob
+from viewer.gui.workers import AnalyzeJob, LoadJob, ScanJob, ThumbnailJob
 from viewer.paths import sample_study_dir
 
 RESEARCH_NOTICE = "Research use — not a diagnosis."
@@ -147,6 +148,27 @@ class MainWindow(QMainWindow):
         self.addDockWidget(Qt.DockWidgetArea.BottomDockWidgetArea, self.problems_dock)
         self.problems_dock.hide()
 
+        self.results: dict[str, object] = {}  # stack uid -> latest AnalysisResult
+        self._runner = None  # created on first Analyze: onnxruntime loads lazily
+        self._analyze: AnalyzeJob | None = None
+        self.result_panel = ResultPanel()
+        self.result_panel.style_changed.connect(self._apply_overlay)
+        self.result_panel.clear_requested.connect(self.clear_result)
+        self.result_panel.jump_to_label.connect(self.jump_to_label)
+        self.results_dock = QDockWidget("AI result", self)
+        self.results_dock.setObjectName("results_dock")
+        self.results_dock.setWidget(self.result_panel)
+        self.addDockWidget(Qt.DockWidgetArea.RightDockWidgetArea, self.results_dock)
+        self.results_dock.hide()
+        self.analyze_progress = QProgressBar()
+        self.analyze_progress.setMaximumWidth(200)
+        self.analyze_progress.hide()
+        self.analyze_cancel = QPushButton("Cancel analysis")
+        self.analyze_cancel.hide()
+        self.analyze_cancel.clicked.connect(self.cancel_analysis)
+        self.statusBar().addPermanentWidget(self.analyze_progress)
+        self.statusBar().addPermanentWidget(self.analyze_cancel)
+
         self.cine = QTimer(self)
         self.cine.timeout.connect(self._cine_tick)
         self._make_actions()
@@ -247,6 +269,7 @@ class MainWindow(QMainWindow):
     def _on_view_slice_changed(self, v: SliceView, k: int) -> None:
         if v is self.view:
             self._sync_slider(k)
+            self._show_slice_scores()
         if self.layout_mode == "1x3" and not self._syncing:
             spl = v.crosshair_on_this_slice()
             if spl is not None:
@@ -364,6 +387,11 @@ class MainWindow(QMainWindow):
         self._action(m, "Delete all measurements on this slice",
                      lambda: self.view.delete_all_on_slice(), "Shift+Delete")
 
+        ai = mb.addMenu("&AI")
+        self.analyze_action = self._action(ai, "&Analyze…", self.choose_model, "Ctrl+Shift+A")
+        self._action(ai, "Show AI result", self.results_dock.show)
+        self._action(ai, "Clear AI result", self.clear_result)
+
         w = mb.addMenu("&Window")
         self._action(w, "Header window", lambda: self.view.apply_preset("header"), "0")
         self._action(w, "Auto (percentiles)", lambda: self.view.apply_preset("auto"), "A")
@@ -395,6 +423,8 @@ class MainWindow(QMainWindow):
         tb.addSeparator()
         tb.addAction(self.layout_action)
         tb.addAction(self.invert_action)
+        tb.addSeparator()
+        tb.addAction(self.analyze_action)
         self.addToolBar(Qt.ToolBarArea.TopToolBarArea, tb)
 
     # ------------------------------------------------------------------ view commands
@@ -457,6 +487,142 @@ class MainWindow(QMainWindow):
             return  # wait for the decoder rather than flash "loading"
         v.set_index(nxt)
 
+    # ------------------------------------------------------------------ AI
+
+    @property
+    def runner(self):
+        if self._runner is None:
+            from viewer.ai.runner import Runner
+
+            self._runner = Runner()
+        return self._runner
+
+    def choose_model(self) -> None:
+        """The model picker: applicable models first, the others with the reason."""
+        from viewer.ai.registry import discover, not_applicable_reason
+        from viewer.gui.model_picker import ModelPicker
+
+        px = self.views[0].pixels
+        if px is None:
+            self.statusBar().showMessage("Open a series first, then Analyze.", 6000)
+            return
+        errors: list[str] = []
+        entries = discover(errors=errors)
+        for e in errors:
+            self.report_problem(e)
+        rows = []
+        for e in entries:
+            reason = e.problem or not_applicable_reason(e, px.stack)
+            rows.append((e, reason))
+        rows.sort(key=lambda r: r[1] is not None)
+        picker = ModelPicker(rows, px.stack.label, self)
+        if picker.exec() and picker.chosen is not None:
+            self.analyze(picker.chosen)
+
+    def analyze(self, entry) -> None:
+        """Run ``entry`` on the shown stack in the background; the viewer stays usable."""
+        px = self.views[0].pixels
+        if px is None:
+            return
+        self.cancel_analysis()
+        self._request += 1
+        job = AnalyzeJob(self._request, self.runner, entry, px, parent=self)
+        job.progress.connect(self._on_analyze_progress)
+        job.finished.connect(self._on_analyzed)
+        job.failed.connect(self._on_analyze_failed)
+        self._analyze = job
+        self.analyze_progress.setRange(0, 100)
+        self.analyze_progress.setValue(0)
+        self.analyze_progress.setFormat(f"{entry.manifest.name}: %p%")
+        self.analyze_progress.show()
+        self.analyze_cancel.show()
+        self.statusBar().showMessage(f"Analyzing {px.stack.label} with {entry.manifest.title}…")
+        job.start()
+
+    def cancel_analysis(self) -> None:
+        if self._analyze is not None:
+            self._analyze.cancel()
+            self._analyze = None
+        self.analyze_progress.hide()
+        self.analyze_cancel.hide()
+
+    def _on_analyze_progress(self, request: int, done: int, total: int) -> None:
+        if self._analyze is not None and request == self._analyze.request:
+            self.analyze_progress.setValue(int(100 * done / max(total, 1)))
+            self.analyze_progress.setToolTip(self._analyze.stage)
+
+    def _on_analyzed(self, request: int, result) -> None:
+        if self._analyze is None or request != self._analyze.request:
+            return
+        self._analyze = None
+        self.analyze_progress.hide()
+        self.analyze_cancel.hide()
+        self.results[result.stack_uid] = result  # the result stays with its series
+        self.statusBar().showMessage(f"{result.title} finished on {result.stack_label} in "
+                                     f"{result.timings_s['total']:.1f} s", 8000)
+        if self.views[0].pixels is not None and self.views[0].pixels.stack.uid == \
+                result.stack_uid:
+            self._show_result_of(result.stack_uid)
+
+    def _on_analyze_failed(self, request: int, message: str) -> None:
+        if self._analyze is None or request != self._analyze.request:
+            return
+        self._analyze = None
+        self.analyze_progress.hide()
+        self.analyze_cancel.hide()
+        self.report_problem(message)
+
+    def _show_result_of(self, stack_uid: str) -> None:
+        result = self.results.get(stack_uid)
+        self.result_panel.set_result(result)
+        if result is not None:
+            self.results_dock.show()
+        self._apply_overlay()
+        self._show_slice_scores()
+
+    def _apply_overlay(self) -> None:
+        result = self.result_panel.result
+        panel = self.result_panel
+        for v in self.views:
+            if (result is None or result.label_volume is None or v.pixels is None
+                    or v.pixels.stack.uid != result.stack_uid
+                    or not panel.show_overlay.isChecked()):
+                v.set_overlay(None)
+                continue
+            lut = label_lut(result, panel.visible_labels(), panel.opacity.value() / 100)
+            v.set_overlay(result.label_volume, lut, panel.outline.isChecked())
+
+    def _show_slice_scores(self) -> None:
+        v = self.view
+        r = self.result_panel.result
+        if r is None or r.slice_scores is None or v.pixels is None:
+            return
+        self.result_panel.show_slice_scores(v.index if v.plane == ACQUIRED else None)
+
+    def clear_result(self) -> None:
+        px = self.views[0].pixels
+        if px is not None and self.results.pop(px.stack.uid, None) is not None:
+            self.runner.forget(px.stack.uid)
+        self._show_result_of(px.stack.uid if px is not None else "")
+
+    def jump_to_label(self, value: int) -> None:
+        """Show the largest cross-section of label ``value`` in the active view."""
+        import numpy as np
+
+        r = self.result_panel.result
+        v = self.view
+        if r is None or r.label_volume is None or v.pixels is None:
+            return
+        vol = r.label_volume == value
+        if v.plane == ACQUIRED or not v.has_reformat:
+            areas = vol.sum(axis=(1, 2))
+        else:
+            axis = PLANES.index(v.plane)
+            can = v._reformat.canonical(vol)
+            areas = can.sum(axis=tuple(a for a in range(3) if a != axis))
+        if areas.max() > 0:
+            v.set_index(int(np.argmax(areas)))
+
     def report_problem(self, message: str) -> None:
         """Show an error in the status bar and the non-modal Problems panel."""
         stamp = QTime.currentTime().toString("HH:mm:ss")
@@ -487,6 +653,8 @@ class MainWindow(QMainWindow):
         self.toggle_cine(False)
         self._pixels_by_uid.clear()
         self.measurements.clear()
+        self.results.clear()
+        self.cancel_analysis()
         self.series_list.clear()
         for v in self.views:
             v.clear()
@@ -606,6 +774,7 @@ class MainWindow(QMainWindow):
         if self.layout_mode == "1x3":
             self.set_layout("1x3")  # falls back to single when the stack cannot reformat
         self.set_active_view(0)
+        self._show_result_of(stack.uid)
         self._request_load = self._request * 1000 + self.series_list.currentRow()
         job = LoadJob(self._request_load, px, px.stack.n_frames // 2, parent=self)
         job.slice_loaded.connect(self._on_slice_loaded)
@@ -704,7 +873,7 @@ class MainWindow(QMainWindow):
         self.toggle_cine(False)
         self.settings.setValue("window/geometry", self.saveGeometry())
         self.settings.setValue("window/state", self.saveState())
-        for job in (self._scan, self._load, self._thumbs):
+        for job in (self._scan, self._load, self._thumbs, self._analyze):
             if job is not None:
                 job.cancel()
                 job.wait(2.0)

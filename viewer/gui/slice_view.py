@@ -105,6 +105,13 @@ class SliceView(QWidget):
         self.graphics.setCentralItem(self.viewbox)
         self.image = pg.ImageItem(axisOrder="row-major")
         self.viewbox.addItem(self.image)
+        # AI labels: a uint8 image with a lookup table, drawn over the slice.
+        self.overlay = pg.ImageItem(axisOrder="row-major")
+        self.overlay.setZValue(1)
+        self.viewbox.addItem(self.overlay)
+        self._overlay_volume: np.ndarray | None = None
+        self._overlay_lut: np.ndarray | None = None
+        self._overlay_outline = False
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addWidget(self.graphics)
@@ -190,6 +197,7 @@ class SliceView(QWidget):
         self.inverted = False
         self.transform = ViewTransform()
         self.crosshair = None
+        self._overlay_volume = None
         self._clear_items()
         self.refresh()
         self.fit()
@@ -399,6 +407,7 @@ class SliceView(QWidget):
             if self._needs_fit:
                 self._needs_fit = False
                 self.fit()
+        self._update_overlay()
         self._sync_measurements()
         self._update_crosshair()
         self._update_text()
@@ -537,6 +546,42 @@ class SliceView(QWidget):
             }[self.plane]
             v = r.affine @ [*idx, 1]
         return float(v[0]), float(v[1]), float(v[2])
+
+    # ------------------------------------------------------------------ AI overlay
+
+    def set_overlay(self, volume: np.ndarray | None, lut: np.ndarray | None = None,
+                    outline: bool = False) -> None:
+        """Labels ``volume[k, j, i]`` on this stack's voxels, coloured by ``lut`` (256x4
+        RGBA); None removes the overlay."""
+        if volume is not None and self.pixels is not None and \
+                volume.shape != tuple(self.pixels.shape[:3]):
+            raise ValueError(f"overlay shape {volume.shape} is not the stack's "
+                             f"{tuple(self.pixels.shape[:3])}")
+        self._overlay_volume, self._overlay_lut, self._overlay_outline = volume, lut, outline
+        self._update_overlay()
+
+    def overlay_plane(self) -> np.ndarray | None:
+        """Labels of the shown plane (source orientation), or None."""
+        vol = self._overlay_volume
+        if vol is None or self.pixels is None:
+            return None
+        if self.plane == ACQUIRED or self._reformat is None:
+            return vol[self.index]
+        return self._reformat.plane(vol, self.plane, self.index)
+
+    def _update_overlay(self) -> None:
+        lab = self.overlay_plane()
+        if lab is None or self._overlay_lut is None:
+            self.overlay.clear()
+            return
+        if self._overlay_outline:
+            from viewer.gui.overlay import outline
+
+            lab = outline(lab)
+        shown = np.ascontiguousarray(self.transform.apply(lab))
+        rows_mm, cols_mm = self._display_spacing()
+        self.overlay.setImage(shown, autoLevels=False, levels=(0, 255), lut=self._overlay_lut)
+        self.overlay.setRect(QRectF(0, 0, shown.shape[1] * cols_mm, shown.shape[0] * rows_mm))
 
     # ------------------------------------------------------------------ measurements
 

@@ -155,3 +155,24 @@ class ThumbnailJob(Job):
             step = max(1, int(np.ceil(max(img.shape[:2]) / self.size)))
             thumb = np.ascontiguousarray(img[::step, ::step])
             self.thumbnail_ready.emit(self.request, st.uid, thumb)
+
+
+class AnalyzeJob(Job):
+    """Run one model on one stack; ``finished(request, AnalysisResult)``."""
+
+    finished = Signal(int, object)
+
+    def __init__(self, request: int, runner, entry, pixels: StackPixels,
+                 parent: QObject | None = None):
+        super().__init__(request, parent)
+        self.runner, self.entry, self.pixels = runner, entry, pixels
+        self.stage = ""
+
+    def run(self) -> None:
+        def progress(done: int, total: int, stage: str) -> None:
+            self.stage = stage
+            self.progress.emit(self.request, done, total)
+
+        result = self.runner.run(self.entry, self.pixels, progress=progress,
+                                 cancel=self.cancel_event)
+        self.finished.emit(self.request, result)

@@ -1,0 +1,166 @@
+"""AI result overlays: label lookup tables and the legend panel (model, labels, scores)."""
+
+from __future__ import annotations
+
+import numpy as np
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtGui import QColor, QPixmap
+from PySide6.QtWidgets import (
+    QCheckBox,
+    QHBoxLayout,
+    QLabel,
+    QListWidget,
+    QListWidgetItem,
+    QProgressBar,
+    QPushButton,
+    QSlider,
+    QVBoxLayout,
+    QWidget,
+)
+
+from viewer.ai.result import RESEARCH_NOTICE, AnalysisResult
+
+
+def label_lut(result: AnalysisResult, visible: set[int], opacity: float) -> np.ndarray:
+    """256x4 RGBA lookup table: each visible label in its colour at ``opacity``; 0 clear."""
+    lut = np.zeros((256, 4), dtype=np.uint8)
+    for lab in result.labels:
+        if lab.value != 0 and lab.value in visible:
+            lut[lab.value] = (*lab.color, int(round(255 * opacity)))
+    return lut
+
+
+def outline(labels: np.ndarray) -> np.ndarray:
+    """Keep only label pixels on a boundary (4-neighbourhood), for the outline style."""
+    edge = np.zeros(labels.shape, bool)
+    edge[1:, :] |= labels[1:, :] != labels[:-1, :]
+    edge[:-1, :] |= labels[:-1, :] != labels[1:, :]
+    edge[:, 1:] |= labels[:, 1:] != labels[:, :-1]
+    edge[:, :-1] |= labels[:, :-1] != labels[:, 1:]
+    return np.where(edge, labels, 0).astype(np.uint8)
+
+
+class ResultPanel(QWidget):
+    """Legend of the shown series' AI result: provenance, style, labels or scores."""
+
+    style_changed = Signal()
+    jump_to_label = Signal(int)  # label value
+    clear_requested = Signal()
+
+    def __init__(self, parent: QWidget | None = None):
+        super().__init__(parent)
+        self.result: AnalysisResult | None = None
+        self.title = QLabel()
+        self.title.setWordWrap(True)
+        self.title.setTextFormat(Qt.TextFormat.RichText)
+        self.opacity = QSlider(Qt.Orientation.Horizontal)
+        self.opacity.setRange(0, 100)
+        self.opacity.setValue(45)
+        self.opacity.setToolTip("Overlay opacity")
+        self.opacity.valueChanged.connect(lambda _: self.style_changed.emit())
+        self.outline = QCheckBox("Outline")
+        self.outline.toggled.connect(lambda _: self.style_changed.emit())
+        self.show_overlay = QCheckBox("Show")
+        self.show_overlay.setChecked(True)
+        self.show_overlay.toggled.connect(lambda _: self.style_changed.emit())
+        self.labels = QListWidget()
+        self.labels.itemChanged.connect(lambda _: self.style_changed.emit())
+        self.labels.itemDoubleClicked.connect(
+            lambda it: self.jump_to_label.emit(int(it.data(Qt.ItemDataRole.UserRole))))
+        self.scores_box = QWidget()
+        self.scores_lay = QVBoxLayout(self.scores_box)
+        self.scores_lay.setContentsMargins(0, 0, 0, 0)
+        self.clear_button = QPushButton("Clear result")
+        self.clear_button.clicked.connect(self.clear_requested)
+        style = QHBoxLayout()
+        style.addWidget(self.show_overlay)
+        style.addWidget(QLabel("Opacity"))
+        style.addWidget(self.opacity, 1)
+        style.addWidget(self.outline)
+        lay = QVBoxLayout(self)
+        lay.addWidget(self.title)
+        lay.addLayout(style)
+        lay.addWidget(self.labels, 1)
+        lay.addWidget(self.scores_box)
+        lay.addWidget(self.clear_button)
+        self.set_result(None)
+
+    def set_result(self, result: AnalysisResult | None) -> None:
+        self.result = result
+        self.labels.blockSignals(True)
+        self.labels.clear()
+        while self.scores_lay.count():
+            w = self.scores_lay.takeAt(0).widget()
+            if w is not None:
+                w.deleteLater()
+        self._bars: dict[str, QProgressBar] = {}
+        if result is None:
+            self.title.setText(f"No AI result for this series. Analyze (Ctrl+Shift+A) runs a "
+                               f"model.<br><b>{RESEARCH_NOTICE}</b>")
+            self.labels.blockSignals(False)
+            for w in (self.opacity, self.outline, self.show_overlay, self.clear_button):
+                w.setEnabled(False)
+            return
+        for w in (self.opacity, self.outline, self.show_overlay, self.clear_button):
+            w.setEnabled(True)
+        self.title.setText(
+            f"<b>{result.model_name}</b> version {result.model_version}<br>"
+            f"on {result.stack_label} ({result.provider.replace('ExecutionProvider', '')}, "
+            f"{result.timings_s.get('total', 0):.1f} s)<br>"
+            f"<b style='color:#f0a040'>{RESEARCH_NOTICE}</b>")
+        if result.task == "segmentation":
+            for lab in result.labels:
+                if lab.value == 0:
+                    continue
+                ml = result.label_volumes_ml.get(lab.name, 0.0)
+                item = QListWidgetItem(f"{lab.name}   {ml:.1f} mL")
+                pm = QPixmap(14, 14)
+                pm.fill(QColor(*lab.color))
+                item.setIcon(pm)
+                item.setFlags(item.flags() | Qt.ItemFlag.ItemIsUserCheckable)
+                item.setCheckState(Qt.CheckState.Checked)
+                item.setData(Qt.ItemDataRole.UserRole, lab.value)
+                item.setToolTip("Untick to hide; double-click to go to its largest section")
+                self.labels.addItem(item)
+            self.labels.show()
+        else:
+            self.labels.hide()
+            top = result.top_label
+            for scope in ("slice", "series"):
+                head = QLabel(f"<b>{'This slice' if scope == 'slice' else 'Series (mean)'}</b>")
+                self.scores_lay.addWidget(head)
+                for lab in result.labels:
+                    bar = QProgressBar()
+                    bar.setRange(0, 1000)
+                    bar.setFormat(f"{lab.name}  %p%")
+                    color = QColor(*lab.color).name()
+                    weight = "bold" if (scope == "series" and lab.name == top) else "normal"
+                    bar.setStyleSheet(f"QProgressBar {{ font-weight: {weight}; }} "
+                                      f"QProgressBar::chunk {{ background: {color}; }}")
+                    self.scores_lay.addWidget(bar)
+                    self._bars[f"{scope}:{lab.name}"] = bar
+            for lab in result.labels:
+                self._bars[f"series:{lab.name}"].setValue(
+                    int(1000 * result.series_scores.get(lab.name, 0)))
+        self.labels.blockSignals(False)
+
+    def show_slice_scores(self, k: int | None) -> None:
+        r = self.result
+        if r is None or r.slice_scores is None:
+            return
+        top = None if k is None else int(np.argmax(r.slice_scores[k]))
+        for i, lab in enumerate(r.labels):
+            bar = self._bars[f"slice:{lab.name}"]
+            bar.setValue(0 if k is None else int(1000 * r.slice_scores[k, i]))
+            bar.setStyleSheet(bar.styleSheet().replace(
+                "font-weight: bold", "font-weight: normal").replace(
+                "font-weight: normal", "font-weight: bold" if i == top else "font-weight: normal",
+                1))
+
+    def visible_labels(self) -> set[int]:
+        out = set()
+        for i in range(self.labels.count()):
+            it = self.labels.item(i)
+            if it.checkState() == Qt.CheckState.Checked:
+                out.add(int(it.data(Qt.ItemDataRole.UserRole)))
+        return out
