@@ -233,6 +233,7 @@ class MainWindow(QMainWindow):
             v.show_crosshair = mode == "1x3"
         if px is not None:
             self._show_in_views(px)
+            self._apply_overlay()  # the AI labels show in every plane
         self.set_active_view(0)
 
     def _show_in_views(self, px: StackPixels) -> None:

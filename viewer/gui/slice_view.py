@@ -479,8 +479,8 @@ class SliceView(QWidget):
         plane = st.plane.lower() if self.plane == ACQUIRED else self.plane
         title = st.label if st.label.startswith(h.modality) else f"{h.modality} {st.label}"
         if narrow:
-            tl = [_elide(t, 16) for t in tl if t][:1]
-            tr = [_elide(title, 16), f"{plane} {self.index + 1}/{self.n_slices}"]
+            tl = [_elide(t, 12) for t in tl if t][:1]
+            tr = [_elide(title, 14), f"{plane} {self.index + 1}/{self.n_slices}"]
         else:
             tr = [title, f"{plane}  image {self.index + 1} / {self.n_slices}"]
         pos = self.position_mm()
