@@ -55,10 +55,10 @@ SCHEMA = "radviewer.model/1"
 OPSET = 17
 GRID = (256, 256, 256)
 # The intensity transform validated on t1_crop.nii.gz (see the model cards): min-max to [0, 1]
-# over the whole conformed volume. Clipping at the 2nd/98th percentiles first was also tried: it
-# is no better for the structures and mindgrab networks and visibly worse for the tissue network
-# (on that volume the 98th percentile, 127, is about the white-matter mean, so the clip flattens
-# white matter and peripheral white matter is labelled grey).
+# over the whole conformed volume. Clipping at the 2nd/98th percentiles first was also tried:
+# about the same for the structures and mindgrab networks, a little worse for the tissue network
+# (on that volume the 98th percentile, 127, is about the white-matter mean, so the clip
+# flattens white matter; agreement with the structures network 77.8 % vs 80.3 %).
 INTENSITY = [{"op": "minmax"}]
 
 CITATION = (
@@ -75,7 +75,7 @@ INTENDED_USE = (
     "label map for visual exploration; it must not be used for clinical decisions."
 )
 LIMITS = (
-    "Trained for adult T1-weighted brain MR. Expects a whole-head volume conformed to 256\u00b3 "
+    "Meant for adult T1-weighted brain MR. Expects a whole-head volume conformed to 256\u00b3 "
     "voxels of 1 mm in LIA orientation (FreeSurfer-style); other contrasts (T2, FLAIR, CT), "
     "children, strong pathology (tumours, large lesions, resections), heavy motion or "
     "bias-field artefacts, and partial fields of view give unreliable results. No uncertainty "
@@ -94,6 +94,7 @@ class ModelSpec:
     version: str = "1.0.0"
     label_names: dict[int, str] = field(default_factory=dict)  # display-name overrides
     labels: tuple = ()  # (value, name, (r, g, b)) when there is no colormap file
+    citation: str = ""  # model-specific paper, after the brainchop one
 
 
 SPECS: dict[str, ModelSpec] = {
@@ -131,6 +132,8 @@ SPECS: dict[str, ModelSpec] = {
             # mindgrab's folder has no colormap; brainchop's two-label brain-mask colours
             # (model5_gw_ae/colormap.json, "background"/"brain") are used.
             labels=((0, "Background", (0, 0, 0)), (1, "Brain", (255, 0, 0))),
+            citation="MindGrab for BrainChop: Fast and Accurate Skull Stripping for Command Line "
+            "and Browser. arXiv:2506.11860 (2025).",
         ),
     )
 }
@@ -254,11 +257,12 @@ def build_from_layers_json(spec: dict, state_dict: dict | None = None):
       (conv, GroupNorm, GELU). A BatchNorm in the saved model would have left ``running_mean``/
       ``running_var`` buffers and version-2 metadata. It is therefore omitted. (Applied with
       batch statistics it would re-normalise already per-channel-normalised maps, and with
-      default running statistics it divides by sqrt(1 + 1e-5): both are near no-ops; the
-      ``--measure`` report quantifies this.)
+      default running statistics it divides by sqrt(1 + 1e-5): both are near no-ops. Measured
+      on t1_crop with batch statistics: logits change by <= 0.004, 4 mask voxels flip.)
     * the classifier's ``"bias": false``: the checkpoint holds ``model.25.bias`` (shape (2,)),
-      so the classifier gets a bias. (brainchop's tinygrad loader zips the key lists and so
-      silently drops that last tensor.)
+      so the classifier gets a bias. (A brainchop-cli version of the tinygrad loader pairs the
+      checkpoint's keys with a bias-free model's by position, which drops that last tensor;
+      on t1_crop that changes 5,569 mask voxels.)
 
     ``state_dict`` (optional) is only consulted to decide the classifier bias.
     """
@@ -397,13 +401,42 @@ def preprocess(volume: np.ndarray, ops: list[dict] = INTENSITY) -> np.ndarray:
 # export
 
 
+def _stable_instance_norm(eps: float):
+    """Per-sample, per-channel normalisation over D, H, W written with one ReduceMean per axis.
+
+    Why not ONNX InstanceNormalization (what torch emits for GroupNorm/InstanceNorm)? ONNX
+    Runtime 1.31's CPU kernel accumulates the 256^3 = 16.7 M values of a channel in float32 and
+    loses precision: on mindgrab's layer-1 activations its output is off by 0.05 to 0.08 from a
+    float64 reference (torch's GroupNorm: 1e-6), which ends as logit differences of 0.5 and 500
+    flipped voxels. A single ReduceMean over (2, 3, 4) is as bad (0.05). Averaging one axis at a
+    time (256 values per sum, groups of equal size so the mean is exact) gives 2e-6 at the same
+    speed. Two passes (mean, then the mean of squared deviations) as torch does: no
+    E[x^2] - E[x]^2 cancellation."""
+    import torch
+    import torch.nn as nn
+
+    class StableInstanceNorm(nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.eps = eps
+
+        def forward(self, x):
+            mean = x.mean(dim=4, keepdim=True).mean(dim=3, keepdim=True).mean(dim=2, keepdim=True)
+            d = x - mean
+            sq = d * d
+            var = sq.mean(dim=4, keepdim=True).mean(dim=3, keepdim=True).mean(dim=2, keepdim=True)
+            return d * torch.rsqrt(var + self.eps)
+
+    return StableInstanceNorm()
+
+
 def export_form(net):
     """A copy of ``net`` for export, with every non-affine GroupNorm that has one group per
-    channel replaced by the identical InstanceNorm3d (same per-sample, per-channel mean and
-    biased variance over D, H, W; same eps). torch exports GroupNorm as Reshape ->
-    InstanceNormalization -> Reshape -> Mul(1) -> Add(0), i.e. two extra full-volume passes per
-    layer; InstanceNorm3d exports as one InstanceNormalization node. The equality is checked on
-    a small random input before returning."""
+    channel (mindgrab's) replaced by the mathematically identical ``_stable_instance_norm`` (same
+    per-sample, per-channel mean and biased variance over D, H, W; same eps). See that function
+    for why torch's own export of GroupNorm is not used. The equality is checked on a small
+    random input before returning; the full-size check is the ``--measure`` report and
+    tests/ai/test_meshnet_conversion.py."""
     import copy
 
     import torch
@@ -418,13 +451,7 @@ def export_form(net):
                 and child.num_groups == child.num_channels
                 and not child.affine
             ):
-                setattr(
-                    module,
-                    name,
-                    nn.InstanceNorm3d(
-                        child.num_channels, eps=child.eps, affine=False, track_running_stats=False
-                    ),
-                )
+                setattr(module, name, _stable_instance_norm(child.eps))
             else:
                 swap(child)
 
@@ -434,7 +461,7 @@ def export_form(net):
     probe = torch.rand((2, 1, 40, 36, 33), generator=g)
     with torch.no_grad():
         if not torch.allclose(net(probe), out(probe), rtol=1e-4, atol=1e-4):
-            raise AssertionError("InstanceNorm3d form differs from the GroupNorm network")
+            raise AssertionError("export form differs from the GroupNorm network")
     return out
 
 
@@ -451,7 +478,7 @@ def export_onnx(net, path: Path, dynamic_batch: bool = True) -> None:
         kwargs["dynamic_axes"] = {"input": {0: "batch"}, "logits": {0: "batch"}}
     # The TorchScript exporter traces one 1x1x256^3 forward pass (seconds to a minute on CPU).
     # It is deprecated in favour of the torch.export-based one (which needs onnxscript) but
-    # gives a plain Conv/GroupNorm/activation graph; silence its deprecation notice.
+    # gives a plain Conv/ReduceMean/activation graph; silence its deprecation notice.
     with warnings.catch_warnings(), torch.no_grad():
         warnings.simplefilter("ignore", DeprecationWarning)
         torch.onnx.export(
@@ -479,8 +506,6 @@ def manifest_for(spec: ModelSpec, src: Path, onnx_path: Path, dynamic_batch: boo
     labels = spec_labels(spec, src)
     names = ["model.pth", spec.config] + ([spec.colormap] if spec.colormap else [])
     source_files = {name: sha256_file(folder / name) for name in names}
-    if spec.config != "model.json" and (folder / "model.json").exists():
-        source_files["model.json"] = sha256_file(folder / "model.json")
     return {
         "schema": SCHEMA,
         "id": spec.id,
@@ -524,7 +549,7 @@ def manifest_for(spec: ModelSpec, src: Path, onnx_path: Path, dynamic_batch: boo
         "limits": LIMITS,
         "licence": "MIT",
         "source": SOURCE.format(folder=spec.folder),
-        "citation": CITATION,
+        "citation": CITATION + (" " + spec.citation if spec.citation else ""),
         "conversion": {
             "script": "models/convert_meshnet.py",
             "opset": OPSET,
@@ -619,8 +644,9 @@ def main(argv: list[str] | None = None) -> int:
         spec = SPECS[mid]
         dest = convert(spec, src, args.out, dynamic_batch=not args.static_batch)
         size = (dest / "model.onnx").stat().st_size
-        print(f"{mid}: {dest / 'model.onnx'} ({size} bytes) sha256 "
-              f"{sha256_file(dest / 'model.onnx')}")
+        print(
+            f"{mid}: {dest / 'model.onnx'} ({size} bytes) sha256 {sha256_file(dest / 'model.onnx')}"
+        )
         if args.measure:
             print(json.dumps(measure(spec, src, args.out, args.threads)), flush=True)
     return 0
