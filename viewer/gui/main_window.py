@@ -543,7 +543,10 @@ class MainWindow(QMainWindow):
     def cancel_analysis(self) -> None:
         if self._analyze is not None:
             self._analyze.cancel()
-            self._analyze = None
+        self._end_analysis()
+
+    def _end_analysis(self) -> None:
+        self._analyze = None
         self.analyze_progress.hide()
         self.analyze_cancel.hide()
 
@@ -555,9 +558,7 @@ class MainWindow(QMainWindow):
     def _on_analyzed(self, request: int, result) -> None:
         if self._analyze is None or request != self._analyze.request:
             return
-        self._analyze = None
-        self.analyze_progress.hide()
-        self.analyze_cancel.hide()
+        self._end_analysis()
         self.results[result.stack_uid] = result  # the result stays with its series
         self.statusBar().showMessage(f"{result.title} finished on {result.stack_label} in "
                                      f"{result.timings_s['total']:.1f} s", 8000)
@@ -568,9 +569,7 @@ class MainWindow(QMainWindow):
     def _on_analyze_failed(self, request: int, message: str) -> None:
         if self._analyze is None or request != self._analyze.request:
             return
-        self._analyze = None
-        self.analyze_progress.hide()
-        self.analyze_cancel.hide()
+        self._end_analysis()
         self.report_problem(message)
 
     def _show_result_of(self, stack_uid: str) -> None:
