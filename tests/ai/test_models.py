@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from viewer.ai.manifest import load_manifest
-from viewer.ai.registry import discover, find, make_entry, not_applicable_reason
+from viewer.ai.registry import cost_hint, discover, find, make_entry, not_applicable_reason
 from viewer.ai.resample import grid_affine, labels_to_stack, resample_to_grid, stack_center
 from viewer.ai.runner import Runner
 from viewer.cli import main as cli_main
@@ -199,6 +199,20 @@ def test_registry_user_folder_and_missing_package(tmp_path, monkeypatch):
     assert any("broken" in e and "not valid JSON" in e for e in errors)
     with pytest.raises(ModelError, match="no model 'nope'"):
         find("nope", list(found.values()))
+
+
+def test_cost_hint_warns_when_memory_is_short(tmp_path):
+    folder = _copy_model(tmp_path)
+    mf = json.loads((folder / "manifest.json").read_text())
+    mf["resources"] = {"memory_gb": 7.1, "seconds": 22, "measured_on": "2 CPU cores"}
+    (folder / "manifest.json").write_text(json.dumps(mf))
+    entry = make_entry(load_manifest(folder / "manifest.json"), "test")
+    assert cost_hint(entry, free_gb=64) == "about 22 s and 7.1 GB of memory on 2 CPU cores"
+    assert "Only 3.0 GB is free now" in cost_hint(entry, free_gb=3.0)
+    mf["resources"] = {"memory_gb": "lots"}
+    (folder / "manifest.json").write_text(json.dumps(mf))
+    with pytest.raises(ModelError, match="resources 'memory_gb' should be a number"):
+        load_manifest(folder / "manifest.json")
 
 
 def test_resampling_round_trip_on_an_oblique_grid():

@@ -298,6 +298,25 @@ def test_analyze_shows_the_tissue_overlay(qtbot, window, tmp_path):
     assert np.dot(tint - base, direction) > 0.2 * np.dot(direction, direction) * 0.45
     window.result_panel.show_overlay.setChecked(True)
 
+    # Unticking the grey-matter label removes its colour; recolouring it paints it green,
+    # and the colour is remembered for this model.
+    panel = window.result_panel
+    gm_item = next(panel.labels.item(i) for i in range(panel.labels.count())
+                   if panel.labels.item(i).text().startswith("Grey Matter"))
+    gm_item.setCheckState(Qt.CheckState.Unchecked)
+    qtbot.wait(50)
+    unticked = view.graphics.grab().toImage().pixelColor(p.x(), p.y())
+    assert (unticked.red(), unticked.green(), unticked.blue()) == \
+        (plain.red(), plain.green(), plain.blue())
+    gm_item.setCheckState(Qt.CheckState.Checked)
+    panel.set_label_color(gm.value, (0, 255, 0))
+    qtbot.wait(50)
+    green = view.graphics.grab().toImage().pixelColor(p.x(), p.y())
+    assert green.green() > green.red() + 40 and green.red() < plain.red()
+    assert panel._saved_colors(result)[gm.value] == (0, 255, 0)
+    panel.set_label_color(gm.value, None)
+    assert gm.value not in panel._saved_colors(result)
+
     # The same labels as the command line.
     code = cli_main(["analyze", str(sample_study_dir()), "--model", "brainchop-tissue",
                      "--series", "1", "--out", str(tmp_path / "cli"), "--quiet"])
@@ -312,3 +331,45 @@ def test_analyze_shows_the_tissue_overlay(qtbot, window, tmp_path):
     qtbot.waitUntil(lambda: window.view.overlay_plane() is not None, timeout=5000)
     window.clear_result()
     assert window.view.overlay_plane() is None and not window.results
+
+
+def test_model_picker_lists_the_model_folder_and_reasons(qtbot, window, settings, tmp_path,
+                                                          monkeypatch):
+    """AI ▸ Model folder adds the user's models to the picker; models that cannot run on the
+    shown series come last, greyed, with the reason."""
+    import json
+    import shutil
+
+    from viewer.gui import model_picker
+    from viewer.paths import models_dir, sample_study_dir
+
+    user = tmp_path / "my-models"
+    for new_id, modality in (("my-tissue", "MR"), ("my-ct-model", "CT")):
+        dest = user / new_id
+        shutil.copytree(models_dir() / "brainchop-tissue", dest)
+        mf = json.loads((dest / "manifest.json").read_text())
+        mf["id"], mf["name"] = new_id, f"User model {new_id}"
+        mf["applicability"]["modality"] = [modality]
+        (dest / "manifest.json").write_text(json.dumps(mf))
+    from viewer.gui import main_window
+
+    monkeypatch.setattr(main_window.QFileDialog, "getExistingDirectory",
+                        staticmethod(lambda *a, **k: str(user)))
+    window.choose_model_folder()
+    assert settings.value("ai/model_folder") == str(user)
+    assert "2 models found" in window.statusBar().currentMessage()
+
+    open_and_wait(qtbot, window, sample_study_dir())
+    shown = []
+    monkeypatch.setattr(model_picker.ModelPicker, "exec", lambda self: shown.append(self) or 0)
+    window.choose_model()
+    picker = shown[0]
+    items = [picker.list.item(i) for i in range(picker.list.count())]
+    enabled = [bool(it.flags() & Qt.ItemFlag.ItemIsEnabled) for it in items]
+    assert enabled == sorted(enabled, reverse=True)  # runnable first
+    texts = [it.text() for it in items]
+    assert any(t.startswith("User model my-tissue") for t, ok in zip(texts, enabled, strict=True)
+               if ok)
+    last = texts[-1]
+    assert last.startswith("User model my-ct-model") and not enabled[-1]
+    assert "cannot run: needs CT; this series is MR" in last

@@ -66,6 +66,7 @@ class ModelManifest:
     licence: str
     source: str
     citation: str
+    resources: dict = field(default_factory=dict)  # measured cost: memory_gb, seconds, measured_on
     raw: dict = field(repr=False, compare=False, default_factory=dict)
 
     @property
@@ -80,6 +81,18 @@ def _need(d: dict, key: str, where: str, kind=None):
     if kind is not None and not isinstance(v, kind):
         raise ModelError(f"{where}: field {key!r} should be {getattr(kind, '__name__', kind)}")
     return v
+
+
+def _resources(data: dict, where: str) -> dict:
+    """Optional measured cost of one run: ``memory_gb`` (peak RSS), ``seconds`` (whole run)
+    and ``measured_on`` (the machine, in words); shown in the model picker."""
+    res = data.get("resources", {})
+    if not isinstance(res, dict):
+        raise ModelError(f"{where}: field 'resources' should be an object")
+    for key in ("memory_gb", "seconds"):
+        if key in res and not isinstance(res[key], int | float):
+            raise ModelError(f"{where}: resources {key!r} should be a number")
+    return dict(res)
 
 
 def parse_manifest(data: dict, folder: Path, where: str = "manifest") -> ModelManifest:
@@ -132,7 +145,7 @@ def parse_manifest(data: dict, folder: Path, where: str = "manifest") -> ModelMa
         labels=labels, applicability=dict(data.get("applicability", {})),
         intended_use=str(data.get("intended_use", "")), limits=str(data.get("limits", "")),
         licence=str(data.get("licence", "")), source=str(data.get("source", "")),
-        citation=str(data.get("citation", "")), raw=data,
+        citation=str(data.get("citation", "")), resources=_resources(data, where), raw=data,
     )
 
 

@@ -179,3 +179,34 @@ def check_applicable(entry: ModelEntry, stack) -> None:
     reason = not_applicable_reason(entry, stack)
     if reason:
         raise ModelNotApplicable(f"{entry.manifest.name}: {reason}")
+
+
+def available_memory_gb() -> float | None:
+    """Memory the system can give without swapping (GB), from /proc/meminfo; None elsewhere."""
+    try:
+        with open("/proc/meminfo", encoding="ascii") as fh:
+            for line in fh:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) / 1024**2
+    except (OSError, ValueError, IndexError):
+        pass
+    return None
+
+
+def cost_hint(entry: ModelEntry, free_gb: float | None = None) -> str | None:
+    """A line on what one run costs (from the manifest's ``resources``) and a warning when
+    the measured peak memory exceeds what is free now (``free_gb``, default: measured)."""
+    res = entry.manifest.resources
+    parts = []
+    if "seconds" in res:
+        parts.append(f"about {res['seconds']:.0f} s")
+    if "memory_gb" in res:
+        parts.append(f"{res['memory_gb']:.1f} GB of memory")
+    if not parts:
+        return None
+    text = " and ".join(parts) + (f" on {res['measured_on']}" if res.get("measured_on") else "")
+    free = available_memory_gb() if free_gb is None else free_gb
+    if "memory_gb" in res and free is not None and free < res["memory_gb"]:
+        text += (f". Only {free:.1f} GB is free now: close other programs first, "
+                 f"or the system may swap")
+    return text

@@ -151,7 +151,7 @@ class MainWindow(QMainWindow):
         self.results: dict[str, object] = {}  # stack uid -> latest AnalysisResult
         self._runner = None  # created on first Analyze: onnxruntime loads lazily
         self._analyze: AnalyzeJob | None = None
-        self.result_panel = ResultPanel()
+        self.result_panel = ResultPanel(settings=self.settings)
         self.result_panel.style_changed.connect(self._apply_overlay)
         self.result_panel.clear_requested.connect(self.clear_result)
         self.result_panel.jump_to_label.connect(self.jump_to_label)
@@ -392,6 +392,8 @@ class MainWindow(QMainWindow):
         self.analyze_action = self._action(ai, "&Analyze…", self.choose_model, "Ctrl+Shift+A")
         self._action(ai, "Show AI result", self.results_dock.show)
         self._action(ai, "Clear AI result", self.clear_result)
+        ai.addSeparator()
+        self._action(ai, "Model folder…", self.choose_model_folder)
 
         w = mb.addMenu("&Window")
         self._action(w, "Header window", lambda: self.view.apply_preset("header"), "0")
@@ -508,7 +510,7 @@ class MainWindow(QMainWindow):
             self.statusBar().showMessage("Open a series first, then Analyze.", 6000)
             return
         errors: list[str] = []
-        entries = discover(errors=errors)
+        entries = discover(self.model_folders(), errors=errors)
         for e in errors:
             self.report_problem(e)
         rows = []
@@ -519,6 +521,30 @@ class MainWindow(QMainWindow):
         picker = ModelPicker(rows, px.stack.label, self)
         if picker.exec() and picker.chosen is not None:
             self.analyze(picker.chosen)
+
+    def model_folders(self) -> list[str]:
+        """The user's model folder (AI ▸ Model folder…), searched after the bundled models;
+        ``RADVIEWER_MODELS`` adds more."""
+        folder = str(self.settings.value("ai/model_folder", "") or "")
+        return [folder] if folder else []
+
+    def choose_model_folder(self) -> None:
+        current = str(self.settings.value("ai/model_folder", "") or "")
+        path = QFileDialog.getExistingDirectory(
+            self, "Folder with your models (one sub-folder with manifest.json per model)",
+            current or os.path.expanduser("~"))
+        if not path:
+            return
+        self.settings.setValue("ai/model_folder", path)
+        from viewer.ai.registry import discover
+
+        errors: list[str] = []
+        found = [e for e in discover([path], verify=False, errors=errors)
+                 if e.origin.startswith("user")]
+        for e in errors:
+            self.report_problem(e)
+        self.statusBar().showMessage(
+            f"Model folder {path}: {len(found)} model{'s' if len(found) != 1 else ''} found", 8000)
 
     def analyze(self, entry) -> None:
         """Run ``entry`` on the shown stack in the background; the viewer stays usable."""
@@ -589,7 +615,8 @@ class MainWindow(QMainWindow):
                     or not panel.show_overlay.isChecked()):
                 v.set_overlay(None)
                 continue
-            lut = label_lut(result, panel.visible_labels(), panel.opacity.value() / 100)
+            lut = label_lut(result, panel.visible_labels(), panel.opacity.value() / 100,
+                            panel.colors)
             v.set_overlay(result.label_volume, lut, panel.outline.isChecked())
 
     def _show_slice_scores(self) -> None:

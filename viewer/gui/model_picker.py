@@ -12,6 +12,7 @@ from PySide6.QtWidgets import (
     QVBoxLayout,
 )
 
+from viewer.ai.registry import cost_hint
 from viewer.ai.result import RESEARCH_NOTICE
 
 
@@ -27,7 +28,12 @@ class ModelPicker(QDialog):
         for entry, reason in rows:
             m = entry.manifest
             text = f"{m.name} {m.version}  ({m.task}, {m.mode.upper()})"
-            text += f"\n    cannot run: {reason}" if reason else f"\n    {m.limits[:140]}…"
+            if reason:
+                text += f"\n    cannot run: {reason}"
+            else:
+                cost = cost_hint(entry)
+                text += f"\n    takes {cost}" if cost else ""
+                text += f"\n    {m.limits[:140]}…"
             item = QListWidgetItem(text)
             item.setData(Qt.ItemDataRole.UserRole, entry)
             item.setToolTip(f"{m.intended_use}\n\nLimits: {m.limits}\nLicence: {m.licence}\n"

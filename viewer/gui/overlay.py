@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 import numpy as np
-from PySide6.QtCore import Qt, Signal
+from PySide6.QtCore import QSettings, Qt, Signal
 from PySide6.QtGui import QColor, QPixmap
 from PySide6.QtWidgets import (
     QCheckBox,
+    QColorDialog,
     QHBoxLayout,
     QLabel,
     QListWidget,
     QListWidgetItem,
+    QMenu,
     QProgressBar,
     QPushButton,
     QSlider,
@@ -21,12 +23,15 @@ from PySide6.QtWidgets import (
 from viewer.ai.result import RESEARCH_NOTICE, AnalysisResult
 
 
-def label_lut(result: AnalysisResult, visible: set[int], opacity: float) -> np.ndarray:
-    """256x4 RGBA lookup table: each visible label in its colour at ``opacity``; 0 clear."""
+def label_lut(result: AnalysisResult, visible: set[int], opacity: float,
+              colors: dict[int, tuple[int, int, int]] | None = None) -> np.ndarray:
+    """256x4 RGBA lookup table: each visible label in its colour (``colors`` overrides the
+    model's) at ``opacity`` (0..1); label 0 and hidden labels are clear."""
+    colors = colors or {}
     lut = np.zeros((256, 4), dtype=np.uint8)
     for lab in result.labels:
         if lab.value != 0 and lab.value in visible:
-            lut[lab.value] = (*lab.color, int(round(255 * opacity)))
+            lut[lab.value] = (*colors.get(lab.value, lab.color), int(round(255 * opacity)))
     return lut
 
 
@@ -40,6 +45,12 @@ def outline(labels: np.ndarray) -> np.ndarray:
     return np.where(edge, labels, 0).astype(np.uint8)
 
 
+def _swatch(rgb) -> QPixmap:
+    pm = QPixmap(14, 14)
+    pm.fill(QColor(*rgb))
+    return pm
+
+
 class ResultPanel(QWidget):
     """Legend of the shown series' AI result: provenance, style, labels or scores."""
 
@@ -47,9 +58,11 @@ class ResultPanel(QWidget):
     jump_to_label = Signal(int)  # label value
     clear_requested = Signal()
 
-    def __init__(self, parent: QWidget | None = None):
+    def __init__(self, parent: QWidget | None = None, settings: QSettings | None = None):
         super().__init__(parent)
         self.result: AnalysisResult | None = None
+        self.settings = settings
+        self.colors: dict[int, tuple[int, int, int]] = {}  # user colours for this model
         self.title = QLabel()
         self.title.setWordWrap(True)
         self.title.setTextFormat(Qt.TextFormat.RichText)
@@ -67,6 +80,8 @@ class ResultPanel(QWidget):
         self.labels.itemChanged.connect(lambda _: self.style_changed.emit())
         self.labels.itemDoubleClicked.connect(
             lambda it: self.jump_to_label.emit(int(it.data(Qt.ItemDataRole.UserRole))))
+        self.labels.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
+        self.labels.customContextMenuRequested.connect(self._label_menu)
         self.scores_box = QWidget()
         self.scores_lay = QVBoxLayout(self.scores_box)
         self.scores_lay.setContentsMargins(0, 0, 0, 0)
@@ -109,18 +124,18 @@ class ResultPanel(QWidget):
             f"{result.timings_s.get('total', 0):.1f} s)<br>"
             f"<b style='color:#f0a040'>{RESEARCH_NOTICE}</b>")
         if result.task == "segmentation":
+            self.colors = self._saved_colors(result)
             for lab in result.labels:
                 if lab.value == 0:
                     continue
                 ml = result.label_volumes_ml.get(lab.name, 0.0)
                 item = QListWidgetItem(f"{lab.name}   {ml:.1f} mL")
-                pm = QPixmap(14, 14)
-                pm.fill(QColor(*lab.color))
-                item.setIcon(pm)
+                item.setIcon(_swatch(self.colors.get(lab.value, lab.color)))
                 item.setFlags(item.flags() | Qt.ItemFlag.ItemIsUserCheckable)
                 item.setCheckState(Qt.CheckState.Checked)
                 item.setData(Qt.ItemDataRole.UserRole, lab.value)
-                item.setToolTip("Untick to hide; double-click to go to its largest section")
+                item.setToolTip("Untick to hide; double-click to go to its largest section; "
+                                "right-click to change its colour")
                 self.labels.addItem(item)
             self.labels.show()
         else:
@@ -143,6 +158,68 @@ class ResultPanel(QWidget):
                 self._bars[f"series:{lab.name}"].setValue(
                     int(1000 * result.series_scores.get(lab.name, 0)))
         self.labels.blockSignals(False)
+
+    # ------------------------------------------------------------------ label colours
+
+    def _color_key(self, value: int) -> str:
+        return f"overlay/colour/{self.result.model_id}/{value}" if self.result else ""
+
+    def _saved_colors(self, result: AnalysisResult) -> dict[int, tuple[int, int, int]]:
+        out: dict[int, tuple[int, int, int]] = {}
+        if self.settings is None:
+            return out
+        for lab in result.labels:
+            name = self.settings.value(f"overlay/colour/{result.model_id}/{lab.value}")
+            if name and QColor(str(name)).isValid():
+                c = QColor(str(name))
+                out[lab.value] = (c.red(), c.green(), c.blue())
+        return out
+
+    def label_color(self, value: int) -> tuple[int, int, int]:
+        """The colour label ``value`` is drawn in: the user's choice, else the model's."""
+        if value in self.colors:
+            return self.colors[value]
+        assert self.result is not None
+        return next(lab.color for lab in self.result.labels if lab.value == value)
+
+    def set_label_color(self, value: int, rgb: tuple[int, int, int] | None) -> None:
+        """Recolour label ``value`` (None: back to the model's colour); remembered per model."""
+        if self.result is None:
+            return
+        if rgb is None:
+            self.colors.pop(value, None)
+            if self.settings is not None:
+                self.settings.remove(self._color_key(value))
+        else:
+            self.colors[value] = tuple(int(c) for c in rgb)  # type: ignore[assignment]
+            if self.settings is not None:
+                self.settings.setValue(self._color_key(value), QColor(*rgb).name())
+        for i in range(self.labels.count()):
+            it = self.labels.item(i)
+            if int(it.data(Qt.ItemDataRole.UserRole)) == value:
+                it.setIcon(_swatch(self.label_color(value)))
+        self.style_changed.emit()
+
+    def _label_menu(self, pos) -> None:
+        item = self.labels.itemAt(pos)
+        if item is None:
+            return
+        value = int(item.data(Qt.ItemDataRole.UserRole))
+        menu = QMenu(self)
+        choose = menu.addAction("Change colour…")
+        reset = menu.addAction("Model's colour")
+        reset.setEnabled(value in self.colors)
+        go = menu.addAction("Go to largest section")
+        act = menu.exec(self.labels.viewport().mapToGlobal(pos))
+        if act is choose:
+            c = QColorDialog.getColor(QColor(*self.label_color(value)), self,
+                                      f"Colour of {item.text().split('   ')[0]}")
+            if c.isValid():
+                self.set_label_color(value, (c.red(), c.green(), c.blue()))
+        elif act is reset:
+            self.set_label_color(value, None)
+        elif act is go:
+            self.jump_to_label.emit(value)
 
     def show_slice_scores(self, k: int | None) -> None:
         r = self.result
