@@ -46,3 +46,8 @@ class ModelError(ViewerError):
 
 class ModelNotApplicable(ModelError):
     """The model does not fit the series (modality, sequence, dimensions)."""
+
+
+class ExportError(ViewerError):
+    """A file could not be written (exists, disk full, read-only, cancelled). Nothing partial
+    is left behind; the message names the file and what to do."""
