@@ -156,7 +156,7 @@ def test_checksum_mismatch_and_corrupt_onnx(tmp_path, sample_stacks):
 def test_wrong_input_rank_is_reported(tmp_path):
     folder = _copy_model(tmp_path)
     mf = json.loads((folder / "manifest.json").read_text())
-    mf["mode"] = "2d"
+    mf["mode"], mf["task"] = "2d", "classification"
     mf["input"]["layout"] = "NCHW"
     mf["input"]["size"] = [256, 256]
     (folder / "manifest.json").write_text(json.dumps(mf))
@@ -197,8 +197,34 @@ def test_registry_user_folder_and_missing_package(tmp_path, monkeypatch):
     assert found["needs-pkg"].problem == ("needs the Python package 'radviewer-no-such-package': "
                                           "pip install radviewer-no-such-package")
     assert any("broken" in e and "not valid JSON" in e for e in errors)
+    assert not any("my-tissue-copy" in e for e in errors)
     with pytest.raises(ModelError, match="no model 'nope'"):
         find("nope", list(found.values()))
+
+
+@pytest.mark.parametrize("edit, message", [
+    (lambda m: m["output"]["labels"][1].pop("color"), "missing field 'color'"),
+    (lambda m: m["input"]["grid"].pop("spacing_mm"), "missing field 'spacing_mm'"),
+    (lambda m: m["input"].update(intensity=["minmax"]), "unknown intensity op 'minmax'"),
+    (lambda m: m["input"].update(intensity=[{"op": "window", "center": 40}]),
+     "intensity op 'window' needs a number 'width'"),
+    (lambda m: m["input"]["grid"].update(orientation="XYZ"), "grid orientation 'XYZ'"),
+    (lambda m: m.update(task="classification"), "this one is 3d classification"),
+    (lambda m: m["output"].update(activation="softplus"), "activation 'softplus'"),
+])
+def test_malformed_manifests_are_model_errors(tmp_path, edit, message):
+    """Every malformed manifest is a ModelError naming the file: discovery lists it as a
+    problem and goes on with the other models."""
+    folder = _copy_model(tmp_path / "user")
+    mf = json.loads((folder / "manifest.json").read_text())
+    edit(mf)
+    (folder / "manifest.json").write_text(json.dumps(mf))
+    with pytest.raises(ModelError, match=message):
+        load_manifest(folder / "manifest.json")
+    errors: list[str] = []
+    found = {e.id for e in discover([tmp_path / "user"], verify=False, errors=errors)}
+    assert "brainchop-tissue" in found  # the bundled one is still there
+    assert any(message in e and "manifest.json" in e for e in errors)
 
 
 def test_cost_hint_warns_when_memory_is_short(tmp_path):

@@ -14,10 +14,19 @@ from pathlib import Path
 from viewer.errors import ModelError
 
 SCHEMA = "radviewer.model/1"
+_AXIS = {"R": "x", "L": "x", "A": "y", "P": "y", "S": "z", "I": "z"}
 TASKS = ("classification", "segmentation")
 MODES = ("2d", "3d")
 LAYOUTS = {"2d": ("NCHW", "NHWC"), "3d": ("NCDHW", "NDHWC")}
 INTENSITY_OPS = ("percentile_clip", "minmax", "zscore", "window", "percentile_window", "scale")
+# The parameters each intensity op needs (numbers).
+_OP_PARAMS = {"percentile_clip": ("low", "high"), "minmax": (), "zscore": (),
+              "window": ("center", "width"), "percentile_window": ("low", "high"),
+              "scale": ("factor",)}
+# What the runner supports: 2-D models classify slices, 3-D models segment volumes.
+_SUPPORTED = {("classification", "2d"), ("segmentation", "3d")}
+ACTIVATIONS = ("softmax", "sigmoid", "none")
+RESIZE_FILTERS = ("bicubic", "bilinear", "nearest", "lanczos")
 
 
 @dataclass(frozen=True)
@@ -96,6 +105,19 @@ def _resources(data: dict, where: str) -> dict:
 
 
 def parse_manifest(data: dict, folder: Path, where: str = "manifest") -> ModelManifest:
+    """Check ``data`` and build the manifest; every problem is a ModelError naming ``where``
+    and the field (never a KeyError, so one bad user model cannot hide the others)."""
+    try:
+        return _parse(data, folder, where)
+    except ModelError:
+        raise
+    except KeyError as exc:
+        raise ModelError(f"{where}: missing field {exc.args[0]!r}") from exc
+    except (TypeError, ValueError, AttributeError) as exc:
+        raise ModelError(f"{where}: malformed value ({exc})") from exc
+
+
+def _parse(data: dict, folder: Path, where: str) -> ModelManifest:
     if data.get("schema") != SCHEMA:
         raise ModelError(f"{where}: schema is {data.get('schema')!r}; radviewer reads {SCHEMA}")
     task = _need(data, "task", where, str)
@@ -104,11 +126,14 @@ def parse_manifest(data: dict, folder: Path, where: str = "manifest") -> ModelMa
         raise ModelError(f"{where}: task {task!r} is not one of {TASKS}")
     if mode not in MODES:
         raise ModelError(f"{where}: mode {mode!r} is not one of {MODES}")
+    if (task, mode) not in _SUPPORTED:
+        raise ModelError(f"{where}: radviewer runs 2d classification and 3d segmentation "
+                         f"models; this one is {mode} {task}")
     weights = _need(data, "weights", where, dict)
     if not weights.get("file") and not (weights.get("package") and weights.get("resource")):
         raise ModelError(f"{where}: weights need 'file', or 'package' and 'resource'")
     sha = str(_need(weights, "sha256", where + " weights", str)).lower()
-    if len(sha) != 64:
+    if len(sha) != 64 or any(c not in "0123456789abcdef" for c in sha):
         raise ModelError(f"{where}: weights sha256 should be 64 hex digits")
     inp = _need(data, "input", where, dict)
     layout = _need(inp, "layout", where + " input", str).upper()
@@ -117,8 +142,14 @@ def parse_manifest(data: dict, folder: Path, where: str = "manifest") -> ModelMa
                          f"({' or '.join(LAYOUTS[mode])})")
     intensity = tuple(inp.get("intensity", ()))
     for op in intensity:
-        if op.get("op") not in INTENSITY_OPS:
-            raise ModelError(f"{where}: unknown intensity op {op.get('op')!r}")
+        if not isinstance(op, dict) or op.get("op") not in INTENSITY_OPS:
+            name = op.get("op") if isinstance(op, dict) else op
+            raise ModelError(f"{where}: unknown intensity op {name!r} "
+                             f"(one of {', '.join(INTENSITY_OPS)})")
+        for key in _OP_PARAMS[op["op"]]:
+            if not isinstance(op.get(key), int | float):
+                raise ModelError(f"{where}: intensity op {op['op']!r} needs a number "
+                                 f"{key!r}")
     grid = size = None
     if mode == "3d":
         g = _need(inp, "grid", where + " input", dict)
@@ -126,13 +157,32 @@ def parse_manifest(data: dict, folder: Path, where: str = "manifest") -> ModelMa
                     str(g["orientation"]).upper(), str(g.get("array_axes", "kji")).lower())
         if grid.array_axes not in ("kji", "ijk"):
             raise ModelError(f"{where}: grid array_axes should be 'kji' or 'ijk'")
+        if len(grid.shape) != 3 or len(grid.spacing_mm) != 3:
+            raise ModelError(f"{where}: grid shape and spacing_mm need 3 values each")
+        o = grid.orientation
+        if len(o) != 3 or sorted(_AXIS.get(c, "?") for c in o) != ["x", "y", "z"]:
+            raise ModelError(f"{where}: grid orientation {o!r} should be three letters, one "
+                             f"of R/L, A/P, S/I each (e.g. 'LIA')")
     else:
         size = tuple(int(v) for v in _need(inp, "size", where + " input", list))
+        if len(size) != 2:
+            raise ModelError(f"{where}: input size should be [height, width]")
     out = _need(data, "output", where, dict)
     labels = tuple(Label(int(lab["value"]), str(lab["name"]), tuple(int(c) for c in lab["color"]))
                    for lab in _need(out, "labels", where + " output", list))
     if not labels:
         raise ModelError(f"{where}: output has no labels")
+    values = [lab.value for lab in labels]
+    if len(set(values)) != len(values) or not all(0 <= v <= 255 for v in values):
+        raise ModelError(f"{where}: label values should be distinct and within 0..255")
+    if any(len(lab.color) != 3 for lab in labels):
+        raise ModelError(f"{where}: label colours should be [r, g, b]")
+    activation = str(out.get("activation", "none"))
+    if activation not in ACTIVATIONS:
+        raise ModelError(f"{where}: activation {activation!r} is not one of {ACTIVATIONS}")
+    resize = str(inp.get("resize", "bilinear"))
+    if resize not in RESIZE_FILTERS:
+        raise ModelError(f"{where}: resize {resize!r} is not one of {RESIZE_FILTERS}")
     return ModelManifest(
         id=str(_need(data, "id", where, str)), name=str(_need(data, "name", where, str)),
         version=str(_need(data, "version", where, str)), task=task, mode=mode, folder=folder,

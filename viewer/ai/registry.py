@@ -123,8 +123,13 @@ def discover(user_dirs: list[str | Path] = (), verify: bool = True,
                 if errors is not None:
                     errors.append(str(exc))
                 continue
-            if m.id in entries:
-                continue  # the first source wins: bundled, then user, then packages
+            if m.id in entries:  # the first source wins: bundled, then user, then packages
+                msg = (f"{mf}: model id {m.id!r} is already used by the {entries[m.id].origin} "
+                       f"model, so this one is ignored; give it another id")
+                log.warning("%s", msg)
+                if errors is not None:
+                    errors.append(msg)
+                continue
             entries[m.id] = make_entry(m, origin, verify)
     return list(entries.values())
 

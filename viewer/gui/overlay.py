@@ -21,28 +21,7 @@ from PySide6.QtWidgets import (
 )
 
 from viewer.ai.result import RESEARCH_NOTICE, AnalysisResult
-
-
-def label_lut(result: AnalysisResult, visible: set[int], opacity: float,
-              colors: dict[int, tuple[int, int, int]] | None = None) -> np.ndarray:
-    """256x4 RGBA lookup table: each visible label in its colour (``colors`` overrides the
-    model's) at ``opacity`` (0..1); label 0 and hidden labels are clear."""
-    colors = colors or {}
-    lut = np.zeros((256, 4), dtype=np.uint8)
-    for lab in result.labels:
-        if lab.value != 0 and lab.value in visible:
-            lut[lab.value] = (*colors.get(lab.value, lab.color), int(round(255 * opacity)))
-    return lut
-
-
-def outline(labels: np.ndarray) -> np.ndarray:
-    """Keep only label pixels on a boundary (4-neighbourhood), for the outline style."""
-    edge = np.zeros(labels.shape, bool)
-    edge[1:, :] |= labels[1:, :] != labels[:-1, :]
-    edge[:-1, :] |= labels[:-1, :] != labels[1:, :]
-    edge[:, 1:] |= labels[:, 1:] != labels[:, :-1]
-    edge[:, :-1] |= labels[:, :-1] != labels[:, 1:]
-    return np.where(edge, labels, 0).astype(np.uint8)
+from viewer.export.compose import label_lut, outline  # noqa: F401 (re-exported)
 
 
 def _swatch(rgb) -> QPixmap:

@@ -14,6 +14,7 @@ from PySide6.QtWidgets import QLabel, QVBoxLayout, QWidget
 
 from viewer.dicom.pixels import StackPixels
 from viewer.dicom.reformat import PLANES, Reformat
+from viewer.display.annotate import corner_text
 from viewer.display.measure import Measurement, MeasurementStore, describe
 from viewer.display.orient import ViewTransform
 from viewer.display.window import CT_PRESETS, Window, auto_window, default_window
@@ -25,10 +26,6 @@ _MEASURE_PEN = pg.mkPen((255, 215, 0), width=2)
 _SELECTED_PEN = pg.mkPen((0, 220, 255), width=2)
 _HOVER_PEN = pg.mkPen((255, 255, 160), width=2)
 _CROSS_PEN = pg.mkPen((80, 200, 120, 200), width=1)
-
-
-def _elide(text: str, n: int) -> str:
-    return text if len(text) <= n else text[: n - 1] + "…"
 
 
 class _SliceViewBox(pg.ViewBox):
@@ -466,41 +463,16 @@ class SliceView(QWidget):
             return
         st = self.pixels.stack
         h = st.first
-        narrow = self.width() < 420  # 1x3 layout: short lines that do not collide
-        tl = []
-        if self.show_patient_details:
-            tl += [h.patient_name or "", f"ID {h.patient_id}" if h.patient_id else ""]
-        date = h.study_date
-        tl.append(f"{date[:4]}-{date[4:6]}-{date[6:]}" if len(date) == 8 else date)
-        if self.show_patient_details:
-            # Hidden with the patient details: descriptions often carry names (PS3.15 removes
-            # Study Description in its basic de-identification profile).
-            tl.append(h.study_description)
         plane = st.plane.lower() if self.plane == ACQUIRED else self.plane
         title = st.label if st.label.startswith(h.modality) else f"{h.modality} {st.label}"
-        if narrow:
-            tl = [_elide(t, 12) for t in tl if t][:1]
-            tr = [_elide(title, 14), f"{plane} {self.index + 1}/{self.n_slices}"]
-        else:
-            tr = [title, f"{plane}  image {self.index + 1} / {self.n_slices}"]
-        pos = self.position_mm()
-        if pos is not None:
-            tr.append(f"pos {pos:.1f} mm")
-        if self._shown is None:
-            tr.append("loading…")
-        bl = []
-        if self.window is not None:
-            bl.append(f"C {self.window.center:.0f}  W {self.window.width:.0f}")
-        bl.append(f"zoom {self.zoom_factor():.2f}x")
-        if not self.transform.is_identity:
-            t = self.transform
-            bl.append(f"rotated {90 * t.quarter_turns}°" + ("  flipped" if t.flip_h else ""))
-        self._corner["tl"].setText("\n".join(t for t in tl if t))
-        self._corner["tr"].setText("\n".join(tr))
-        self._corner["bl"].setText("\n".join(bl))
-        rows_mm, cols_mm = self._spacing()
-        self._corner["br"].setText(f"{rows_mm:.2f} x {cols_mm:.2f} mm" if narrow
-                                   else f"pixel {rows_mm:.2f} x {cols_mm:.2f} mm")
+        text = corner_text(
+            h, title=title, plane=plane, index=self.index, n_slices=self.n_slices,
+            position_mm=self.position_mm(), window=self.window, spacing=self._spacing(),
+            transform=self.transform, zoom=self.zoom_factor(), loading=self._shown is None,
+            include_patient=self.show_patient_details,
+            narrow=self.width() < 420)  # 1x3 layout: short lines that do not collide
+        for corner, lines in text.items():
+            self._corner[corner].setText("\n".join(lines))
         letters = self.edge_letters()
         for k, lab in self._edge.items():
             lab.setText(letters.get(k, ""))

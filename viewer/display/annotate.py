@@ -1,0 +1,71 @@
+"""The text around an image (corner text) shared by the window and the exports.
+
+Patient-identifying fields (name, ID, birth date, accession number, study description, which
+often carries names) appear only when ``include_patient`` is set.
+"""
+
+from __future__ import annotations
+
+from viewer.dicom.header import InstanceHeader
+from viewer.display.orient import ViewTransform
+from viewer.display.window import Window
+
+CORNERS = ("tl", "tr", "bl", "br")
+_IDENTITY = ViewTransform()
+
+
+def _date(d: str) -> str:
+    return f"{d[:4]}-{d[4:6]}-{d[6:]}" if len(d) == 8 and d.isdigit() else d
+
+
+def _elide(text: str, n: int) -> str:
+    return text if len(text) <= n else text[: n - 1] + "…"
+
+
+def patient_lines(h: InstanceHeader) -> list[str]:
+    """The patient-identifying lines (shown only on request)."""
+    name = h.patient_name.replace("^", " ").strip()
+    lines = [name, f"ID {h.patient_id}" if h.patient_id else ""]
+    if h.patient_birth_date:
+        lines.append(f"born {_date(h.patient_birth_date)}")
+    if h.accession_number:
+        lines.append(f"acc {h.accession_number}")
+    # Study Description often carries names (PS3.15 removes it in basic de-identification).
+    lines.append(h.study_description)
+    return [t for t in lines if t]
+
+
+def corner_text(h: InstanceHeader, *, title: str, plane: str, index: int, n_slices: int,
+                position_mm: float | None, window: Window | None,
+                spacing: tuple[float, float], transform: ViewTransform = _IDENTITY,
+                zoom: float | None = None, loading: bool = False,
+                include_patient: bool = False, narrow: bool = False) -> dict[str, list[str]]:
+    """Lines for the four corners (``tl``, ``tr``, ``bl``, ``br``) of one shown image.
+
+    ``index`` is 0-based (shown 1-based); ``spacing`` is (row mm, column mm) of the source
+    image; ``zoom`` (screen pixels per image pixel) only in the window.
+    """
+    tl = patient_lines(h) if include_patient else []
+    tl.insert(len(tl) - (1 if include_patient and h.study_description else 0),
+              _date(h.study_date))
+    if narrow:
+        tl = [_elide(t, 12) for t in tl if t][:1]
+        tr = [_elide(title, 14), f"{plane} {index + 1}/{n_slices}"]
+    else:
+        tr = [title, f"{plane}  image {index + 1} / {n_slices}"]
+    if position_mm is not None:
+        tr.append(f"pos {position_mm:.1f} mm")
+    if loading:
+        tr.append("loading…")
+    bl = []
+    if window is not None:
+        bl.append(f"C {window.center:.0f}  W {window.width:.0f}")
+    if zoom is not None:
+        bl.append(f"zoom {zoom:.2f}x")
+    if not transform.is_identity:
+        bl.append(f"rotated {90 * transform.quarter_turns}°"
+                  + ("  flipped" if transform.flip_h else ""))
+    rows_mm, cols_mm = spacing
+    br = [f"{rows_mm:.2f} x {cols_mm:.2f} mm" if narrow
+          else f"pixel {rows_mm:.2f} x {cols_mm:.2f} mm"]
+    return {"tl": [t for t in tl if t], "tr": tr, "bl": bl, "br": br}
