@@ -205,7 +205,7 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-_COMMANDS = ("info", "models", "analyze")
+_COMMANDS = ("info", "models", "analyze", "export")
 
 
 def gui_main(argv: list[str]) -> int:

@@ -67,56 +67,77 @@ def _pick_stack(catalog, which: str | None):
     raise LookupError(f"--series {which}: no series with that number or UID (radviewer info)")
 
 
+def run_model(model_id: str, stack, pixels, quiet: bool = False):
+    """Run model ``model_id`` on ``stack`` with a progress bar on stderr.
+
+    Raises LookupError for a usage problem (unknown, unavailable or inapplicable model),
+    ViewerError when the run fails, OperationCancelled on Ctrl+C.
+    """
+    from viewer.ai.registry import discover, find, not_applicable_reason
+    from viewer.ai.runner import Runner
+    from viewer.errors import ModelError, OperationCancelled
+
+    try:
+        entry = find(model_id, discover())
+    except ModelError as exc:
+        raise LookupError(str(exc)) from None
+    if not entry.available:
+        raise LookupError(f"{entry.id}: {entry.problem}")
+    reason = not_applicable_reason(entry, stack)
+    if reason:
+        raise LookupError(f"{entry.manifest.name}: {reason}")
+
+    def progress(done: int, total: int, stage: str) -> None:
+        if not quiet:
+            bar = "#" * int(30 * done / max(total, 1))
+            print(f"\r[{bar:<30}] {stage:<28}", end="", file=sys.stderr, flush=True)
+
+    cancel = threading.Event()
+    try:
+        return Runner().run(entry, pixels, progress=progress, cancel=cancel)
+    except KeyboardInterrupt:
+        cancel.set()
+        raise OperationCancelled("cancelled") from None
+    finally:
+        if not quiet:
+            print(file=sys.stderr)
+
+
 def cmd_analyze(args: argparse.Namespace) -> int:
     import numpy as np
 
     from viewer.ai import snapshot
-    from viewer.ai.registry import discover, find, not_applicable_reason
-    from viewer.ai.runner import Runner
     from viewer.dicom.pixels import StackPixels, to_real
     from viewer.dicom.scan import scan_folder
-    from viewer.errors import ModelError, OperationCancelled, ViewerError
+    from viewer.errors import ExportError, OperationCancelled, ViewerError
 
     def fail(msg: str, code: int) -> int:
         print(f"radviewer analyze: {msg}", file=sys.stderr)
         return code
 
     try:
-        entry = find(args.model, discover())
-    except ModelError as exc:
-        return fail(str(exc), EXIT_USAGE)
-    if not entry.available:
-        return fail(f"{entry.id}: {entry.problem}", EXIT_USAGE)
-    try:
         catalog = scan_folder(args.path)
         stack = _pick_stack(catalog, args.series)
     except (ViewerError, LookupError) as exc:
         return fail(str(exc), EXIT_USAGE)
-    reason = not_applicable_reason(entry, stack)
-    if reason:
-        return fail(f"{entry.manifest.name}: {reason}", EXIT_USAGE)
     out = Path(args.out)
-    try:
-        out.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        return fail(f"cannot create {out}: {exc.strerror}", EXIT_FAILURE)
-    show = not args.quiet
-
-    def progress(done: int, total: int, stage: str) -> None:
-        if show:
-            bar = "#" * int(30 * done / max(total, 1))
-            print(f"\r[{bar:<30}] {stage:<28}", end="", file=sys.stderr, flush=True)
-
+    seg_out = Path(args.seg_out) if args.seg_out else None
+    if seg_out is not None and seg_out.exists() and not args.overwrite:
+        return fail(f"{seg_out}: already exists; choose another name or pass --overwrite",
+                    EXIT_USAGE)
     pixels = StackPixels(stack)
     try:
-        result = Runner().run(entry, pixels, progress=progress, cancel=threading.Event())
+        result = run_model(args.model, stack, pixels, quiet=args.quiet)
+    except LookupError as exc:
+        return fail(str(exc), EXIT_USAGE)
     except OperationCancelled:
         return fail("cancelled", EXIT_FAILURE)
     except ViewerError as exc:
         return fail(str(exc), EXIT_FAILURE)
-    finally:
-        if show:
-            print(file=sys.stderr)
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        return fail(f"cannot create {out}: {exc.strerror}", EXIT_FAILURE)
     report = result.report()
     files = []
     if result.label_volume is not None:
@@ -143,6 +164,17 @@ def cmd_analyze(args: argparse.Namespace) -> int:
         report["snapshot_slice"] = {"index": k + 1, "label": top,
                                     "score": round(float(result.slice_scores[k, col]), 4)}
         files.append(name)
+    if seg_out is not None:
+        if result.label_volume is None:
+            return fail(f"--seg-out: {result.title} is a classifier; only segmentations are "
+                        f"written as DICOM SEG", EXIT_USAGE)
+        from viewer.dicom.seg import write_seg
+
+        try:
+            write_seg(result, stack, seg_out, overwrite=args.overwrite)
+        except ExportError as exc:
+            return fail(str(exc), EXIT_FAILURE)
+        report["seg"] = {"file": str(seg_out), "sop_class": "Segmentation Storage"}
     report["files"] = ["report.json", *files]
     _atomic_write_text(out / "report.json", json.dumps(report, indent=2))
     if args.json:
@@ -179,5 +211,11 @@ def add_parsers(sub) -> None:
     an.add_argument("--series", help="series number as listed by radviewer info, or its UID")
     an.add_argument("--out", required=True, help="output folder for report.json and files")
     an.add_argument("--json", action="store_true", help="print the report on stdout")
+    an.add_argument("--seg-out", help="also write the segmentation as a DICOM SEG file")
+    an.add_argument("--overwrite", action="store_true", help="replace an existing --seg-out")
     an.add_argument("--quiet", action="store_true", help="no progress bar on stderr")
     an.set_defaults(func=cmd_analyze)
+
+    from viewer.cli_export import add_parser
+
+    add_parser(sub)

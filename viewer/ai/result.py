@@ -77,3 +77,23 @@ class AnalysisResult:
             out["slice_scores"] = [dict(zip(names, (round(float(v), 4) for v in row),
                                             strict=True)) for row in self.slice_scores]
         return out
+
+
+def result_from_seg(seg, stack) -> AnalysisResult:
+    """A loaded DICOM SEG (``viewer.dicom.seg.SegOverlay``) on ``stack``, shaped like a model
+    result so it gets the same overlay controls, legend and exports. Its provenance is the
+    SEG's own: series description and algorithm (or "manual")."""
+    vol = seg.label_volume
+    voxel_ml = float(np.prod(stack.spacing)) / 1000.0 if stack.spacing else 0.0
+    counts = np.bincount(vol.ravel(), minlength=256)
+    return AnalysisResult(
+        model_id=f"dicom-seg:{seg.sop_instance_uid}",
+        model_name=f"DICOM SEG: {seg.series_description or 'segmentation'}",
+        model_version=seg.algorithm or "", sha256="", task="segmentation", mode="3d",
+        series_uid=stack.series_uid, stack_uid=stack.uid, stack_label=stack.label,
+        labels=tuple(seg.labels), provider="file", timings_s={"total": 0.0},
+        label_volume=vol,
+        label_volumes_ml={lab.name: round(float(counts[lab.value]) * voxel_ml, 3)
+                          for lab in seg.labels if lab.value != 0},
+        notes=[f"loaded from {seg.path}"] if getattr(seg, "path", None) else [],
+    )

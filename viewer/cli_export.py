@@ -1,0 +1,201 @@
+"""``radviewer export PATH --series N|UID [--slice K] [--window C,W | --preset NAME]
+[--seg FILE | --model ID] --out FILE.png|FILE.jpg|FILE.dcm|DIR``.
+
+The same images as the window's native-resolution export: :mod:`viewer.export.scene` and
+:mod:`viewer.export.compose` draw both.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import threading
+from pathlib import Path
+
+EXIT_OK, EXIT_FAILURE, EXIT_USAGE = 0, 1, 2
+
+
+def _parse_window(text: str):
+    from viewer.display.window import Window
+
+    try:
+        c, w = (float(v) for v in text.split(","))
+    except ValueError:
+        raise ValueError(f"--window {text!r}: give centre and width, e.g. --window 40,400") \
+            from None
+    if w <= 0:
+        raise ValueError(f"--window {text!r}: the width must be positive")
+    return Window(c, w, "custom")
+
+
+def _preset(name: str, pixels, index: int):
+    from viewer.display.window import CT_PRESETS, auto_window, header_windows
+
+    key = name.lower()
+    if key in CT_PRESETS:
+        return CT_PRESETS[key]
+    if key == "auto":
+        return auto_window(pixels.real(index))
+    if key == "header":
+        wins = header_windows(pixels.stack.first)
+        if not wins:
+            raise ValueError("--preset header: this series stores no window")
+        return wins[0]
+    raise ValueError(f"--preset {name!r}: choose one of {', '.join(CT_PRESETS)}, header, auto")
+
+
+def _slices(text: str | None, n: int, default: int) -> list[int]:
+    """0-based slice indices from ``K`` or ``A-B`` (1-based, inclusive)."""
+    if text is None:
+        return [default]
+    try:
+        if "-" in text:
+            a, b = (int(v) for v in text.split("-", 1))
+        else:
+            a = b = int(text)
+    except ValueError:
+        raise ValueError(f"--slice {text!r}: give a slice number or a range such as 10-40") \
+            from None
+    if not (1 <= a <= b <= n):
+        raise ValueError(f"--slice {text}: this series has slices 1 to {n}")
+    return list(range(a - 1, b))
+
+
+def cmd_export(args: argparse.Namespace) -> int:
+    from viewer.ai.result import result_from_seg
+    from viewer.cli_models import _pick_stack, run_model
+    from viewer.dicom.pixels import StackPixels
+    from viewer.dicom.scan import scan_folder
+    from viewer.errors import ExportError, OperationCancelled, ViewerError
+    from viewer.export import images
+    from viewer.export.compose import render
+    from viewer.export.scene import slice_scene
+
+    def fail(msg: str, code: int) -> int:
+        print(f"radviewer export: {msg}", file=sys.stderr)
+        return code
+
+    if args.seg and args.model:
+        return fail("give --seg or --model, not both", EXIT_USAGE)
+    if not 1 <= args.scale <= 8:
+        return fail("--scale: give an integer factor from 1 to 8", EXIT_USAGE)
+    out = Path(args.out)
+    suffix = out.suffix.lower()
+    single = suffix in (".png", ".jpg", ".jpeg", ".dcm")
+    try:
+        catalog = scan_folder(args.path)
+        stack = _pick_stack(catalog, args.series)
+    except (ViewerError, LookupError) as exc:
+        return fail(str(exc), EXIT_USAGE)
+    pixels = StackPixels(stack)
+    result = None
+    try:
+        if args.seg:
+            from viewer.dicom.seg import read_seg
+
+            result = result_from_seg(read_seg(args.seg, stack), stack)
+        elif args.model:
+            result = run_model(args.model, stack, pixels, quiet=args.quiet)
+    except LookupError as exc:
+        return fail(str(exc), EXIT_USAGE)
+    except OperationCancelled:
+        return fail("cancelled; nothing was written", EXIT_FAILURE)
+    except ViewerError as exc:
+        return fail(str(exc), EXIT_FAILURE)
+    default = stack.n_frames // 2
+    if result is not None and result.label_volume is not None and result.label_volume.any():
+        default = int(result.label_volume.reshape(stack.n_frames, -1).astype(bool)
+                      .sum(axis=1).argmax())  # the slice with the most labelled pixels
+    elif result is not None and result.slice_scores is not None and result.top_label:
+        col = [lab.name for lab in result.labels].index(result.top_label)
+        default = int(result.slice_scores[:, col].argmax())
+    try:
+        if args.slice is None and not single:
+            indices = list(range(stack.n_frames))  # a folder: the whole series
+        else:
+            indices = _slices(args.slice, stack.n_frames, default)
+        if single and len(indices) > 1:
+            raise ValueError("--slice with a range needs a folder as --out")
+        if args.window:
+            window = _parse_window(args.window)
+        elif args.preset:
+            window = _preset(args.preset, pixels, indices[0])
+        else:
+            window = None
+    except ValueError as exc:
+        return fail(str(exc), EXIT_USAGE)
+
+    def scene_of(k: int):
+        return slice_scene(pixels, k, window, result=result, outline=args.outline,
+                           opacity=args.opacity, include_patient=args.include_patient_details)
+
+    h = stack.first
+    try:
+        if single and not out.parent.exists():
+            try:
+                out.parent.mkdir(parents=True)
+            except OSError as exc:
+                from viewer.export.atomic import explain
+
+                raise explain(out.parent, exc, "cannot create the folder") from exc
+        if suffix == ".dcm":
+            from viewer.export.capture import write_secondary_capture
+
+            scene = scene_of(indices[0])
+            write_secondary_capture(
+                render(scene, args.scale), stack.frames[indices[0]].header, out,
+                burned_in_patient_details=args.include_patient_details,
+                letters=scene.letters, overwrite=args.overwrite)
+            written = [out]
+        elif single:
+            written = [images.save_image(render(scene_of(indices[0]), args.scale), out,
+                                         args.overwrite)]
+        else:
+            def progress(done: int, total: int) -> None:
+                if not args.quiet:
+                    bar = "#" * int(30 * done / max(total, 1))
+                    print(f"\r[{bar:<30}] {done}/{total}", end="", file=sys.stderr, flush=True)
+
+            ext = "." + args.format
+            written = images.export_series(
+                lambda k: render(scene_of(k), args.scale), indices, out,
+                lambda k: images.default_name(h.modality, h.series_number, k + 1, ext),
+                overwrite=args.overwrite, progress=progress, cancel=threading.Event())
+            if not args.quiet:
+                print(file=sys.stderr)
+    except OperationCancelled:
+        return fail("cancelled; nothing was written", EXIT_FAILURE)
+    except ExportError as exc:
+        return fail(str(exc), EXIT_FAILURE)
+    except ValueError as exc:
+        return fail(str(exc), EXIT_USAGE)
+    where = written[0] if len(written) == 1 else f"{len(written)} files in {out}"
+    print(f"wrote {where}" + (" (research use — not a diagnosis)" if result else ""))
+    return EXIT_OK
+
+
+def add_parser(sub) -> None:
+    ex = sub.add_parser(
+        "export", help="annotated image(s) of a series: PNG/JPEG, or DICOM secondary capture")
+    ex.add_argument("path", help="study folder")
+    ex.add_argument("--series", help="series number as listed by radviewer info, or its UID")
+    ex.add_argument("--slice", help="slice number (1-based) or range A-B; default: the middle "
+                    "slice, or the one with the most labelled pixels / the top score")
+    win = ex.add_mutually_exclusive_group()
+    win.add_argument("--window", help="centre,width in real units (HU for CT), e.g. -600,1500")
+    win.add_argument("--preset", help="a CT preset (lung, bone, brain, ...), header or auto")
+    src = ex.add_mutually_exclusive_group()
+    src.add_argument("--seg", help="a DICOM SEG file to lay over the series")
+    src.add_argument("--model", help="run this model first (radviewer models) and show it")
+    ex.add_argument("--out", required=True,
+                    help="FILE.png, FILE.jpg, FILE.dcm (secondary capture) or a folder")
+    ex.add_argument("--format", choices=("png", "jpg"), default="png",
+                    help="image format when --out is a folder (default png)")
+    ex.add_argument("--scale", type=int, default=1, help="integer zoom of the native image")
+    ex.add_argument("--opacity", type=float, default=0.45, help="overlay opacity 0..1")
+    ex.add_argument("--outline", action="store_true", help="draw label outlines only")
+    ex.add_argument("--include-patient-details", action="store_true",
+                    help="draw patient name, ID, birth date and accession (left out by default)")
+    ex.add_argument("--overwrite", action="store_true", help="replace existing files")
+    ex.add_argument("--quiet", action="store_true", help="no progress on stderr")
+    ex.set_defaults(func=cmd_export)

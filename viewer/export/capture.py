@@ -1,0 +1,82 @@
+"""The annotated view as a DICOM Secondary Capture image in the same study (a new series), so
+it can be sent to PACS beside the images it was made from (highdicom ``SCImage``)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from viewer import __version__
+from viewer.dicom import lazy
+from viewer.dicom.header import InstanceHeader
+from viewer.errors import ExportError
+from viewer.export.atomic import atomic_open
+
+SC_SERIES_NUMBER = 9901  # radviewer's captures: high, so they sort after the acquired series
+
+
+def new_uid() -> str:
+    return lazy.pydicom().uid.generate_uid()
+
+
+def _orientation(letters: dict[str, str]) -> tuple[str, str] | None:
+    """Patient Orientation (0020,0020): directions of the rows (towards the right edge) and of
+    the columns (towards the bottom edge), e.g. ("L", "P") for an axial slice."""
+    right, bottom = letters.get("right", ""), letters.get("bottom", "")
+    if right and bottom and set(right + bottom) <= set("LRAPHFSI"):
+        # DICOM writes head/foot as H/F where the screen letters say S/I.
+        tr = str.maketrans({"S": "H", "I": "F"})
+        return right.translate(tr), bottom.translate(tr)
+    return None
+
+
+def write_secondary_capture(rgb: np.ndarray, source: InstanceHeader, path: Path | str, *,
+                            burned_in_patient_details: bool, letters: dict[str, str] | None = None,
+                            series_uid: str | None = None, series_number: int = SC_SERIES_NUMBER,
+                            instance_number: int = 1, description: str = "radviewer view",
+                            overwrite: bool = False) -> Path:
+    """Write ``rgb`` ((rows, columns, 3) uint8) as a Secondary Capture in ``source``'s study.
+
+    The patient and study modules are copied from ``source`` (that is where the object
+    belongs); ``burned_in_patient_details`` sets Burned In Annotation (0028,0301): whether the
+    pixels carry text that identifies the patient. The source image is referenced in the
+    Source Image Sequence. Written atomically; raises ExportError.
+    """
+    if rgb.ndim != 3 or rgb.shape[2] != 3 or rgb.dtype != np.uint8:
+        raise ExportError(f"{path}: a secondary capture needs an RGB 8-bit image")
+    pydicom = lazy.pydicom()
+    import highdicom as hd
+
+    try:
+        ref = pydicom.dcmread(source.path, stop_before_pixels=True)
+    except Exception as exc:  # noqa: BLE001 (any read failure is reported the same way)
+        raise ExportError(f"{source.path}: cannot read the source image to place the capture "
+                          f"in its study ({exc})") from exc
+    orientation = _orientation(letters or {})
+    try:
+        sc = hd.sc.SCImage.from_ref_dataset(
+            ref_dataset=ref, pixel_array=np.ascontiguousarray(rgb),
+            photometric_interpretation="RGB", bits_allocated=8,
+            coordinate_system="PATIENT" if orientation else None,
+            patient_orientation=orientation,
+            series_instance_uid=series_uid or new_uid(), series_number=series_number,
+            sop_instance_uid=new_uid(), instance_number=instance_number,
+            manufacturer="radviewer", transfer_syntax_uid=pydicom.uid.ExplicitVRLittleEndian)
+    except (ValueError, TypeError) as exc:
+        raise ExportError(f"{path}: cannot build the secondary capture ({exc})") from exc
+    sc.SeriesDescription = description[:64]
+    if "Laterality" not in sc:
+        # Type 2C in General Series; empty says "not a paired structure / unknown".
+        sc.Laterality = ref.get("Laterality", "")
+    sc.BurnedInAnnotation = "YES" if burned_in_patient_details else "NO"
+    sc.SoftwareVersions = f"radviewer {__version__}"
+    sc.ImageComments = ("Annotated view exported by radviewer. AI results in it are for "
+                        "research use, not a diagnosis.")
+    item = pydicom.Dataset()
+    item.ReferencedSOPClassUID = source.sop_class_uid
+    item.ReferencedSOPInstanceUID = source.sop_instance_uid
+    sc.SourceImageSequence = [item]
+    with atomic_open(path, "wb", overwrite) as fh:
+        sc.save_as(fh, enforce_file_format=True)
+    return Path(path)

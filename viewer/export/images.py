@@ -1,0 +1,106 @@
+"""PNG/JPEG files of rendered views: one image, or a slice range as numbered files.
+
+File names carry no patient data: modality, series number and slice number only.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+import threading
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+import numpy as np
+
+from viewer.errors import ExportError, OperationCancelled
+from viewer.export.atomic import atomic_open, explain
+
+FORMATS = {".png": "PNG", ".jpg": "JPEG", ".jpeg": "JPEG"}
+PNG_LEVEL = 1  # zlib level: 1 is ~2x faster than Pillow's default 6 for ~10 % more bytes
+JPEG_QUALITY = 92
+
+
+def image_format(path: Path | str) -> str:
+    """"PNG" or "JPEG" from the file name; ExportError for anything else."""
+    fmt = FORMATS.get(Path(path).suffix.lower())
+    if fmt is None:
+        raise ExportError(f"{path}: choose a .png or .jpg file name")
+    return fmt
+
+
+def encode(rgb: np.ndarray, fh, fmt: str) -> None:
+    from PIL import Image
+
+    im = Image.fromarray(rgb)
+    if fmt == "PNG":
+        im.save(fh, "PNG", compress_level=PNG_LEVEL)
+    else:
+        im.save(fh, "JPEG", quality=JPEG_QUALITY, subsampling=0)
+
+
+def save_image(rgb: np.ndarray, path: Path | str, overwrite: bool = False) -> Path:
+    """Write ``rgb`` ((rows, columns, 3) uint8) as PNG or JPEG (by suffix), atomically."""
+    fmt = image_format(path)
+    with atomic_open(path, "wb", overwrite) as fh:
+        encode(rgb, fh, fmt)
+    return Path(path)
+
+
+def default_name(modality: str, series_number: int | None, slice_number: int,
+                 suffix: str = ".png") -> str:
+    """``CT_s3_0139.png``: no names, IDs or descriptions (those may identify the patient)."""
+    mod = "".join(c for c in (modality or "IMG") if c.isalnum()) or "IMG"
+    series = f"s{series_number}" if series_number is not None else "s0"
+    return f"{mod}_{series}_{slice_number:04d}{suffix}"
+
+
+def export_series(render_slice: Callable[[int], np.ndarray], indices: Sequence[int],
+                  folder: Path | str, name_of: Callable[[int], str], *,
+                  overwrite: bool = False,
+                  progress: Callable[[int, int], None] | None = None,
+                  cancel: threading.Event | None = None) -> list[Path]:
+    """Render and write ``indices`` (0-based slices) into ``folder`` as numbered images.
+
+    All files are written into a hidden temporary folder inside ``folder`` and moved into
+    place only when every slice is done, so a failure or a cancel leaves nothing behind.
+    Existing files of the same names are an ExportError before anything is rendered, unless
+    ``overwrite``. Raises OperationCancelled when ``cancel`` is set.
+    """
+    folder = Path(folder)
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise explain(folder, exc, "cannot create the folder") from exc
+    names = [name_of(k) for k in indices]
+    fmt = image_format(names[0]) if names else "PNG"
+    clash = [n for n in names if (folder / n).exists()]
+    if clash and not overwrite:
+        raise ExportError(f"{folder / clash[0]}: already exists ({len(clash)} of the "
+                          f"{len(names)} files); choose another folder or allow overwriting")
+    try:
+        tmp = Path(tempfile.mkdtemp(dir=folder, prefix=".radviewer-export-"))
+    except OSError as exc:
+        raise explain(folder, exc) from exc
+    try:
+        for done, (k, name) in enumerate(zip(indices, names, strict=True)):
+            if cancel is not None and cancel.is_set():
+                raise OperationCancelled("export cancelled; no file was written")
+            rgb = render_slice(k)
+            try:
+                with open(tmp / name, "wb") as fh:
+                    encode(rgb, fh, fmt)
+            except OSError as exc:
+                raise explain(folder / name, exc) from exc
+            if progress is not None:
+                progress(done + 1, len(names))
+        out = []
+        for name in names:
+            os.replace(tmp / name, folder / name)
+            out.append(folder / name)
+        return out
+    except OSError as exc:
+        raise explain(folder, exc) from exc
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
