@@ -107,7 +107,7 @@ def cmd_analyze(args: argparse.Namespace) -> int:
     import numpy as np
 
     from viewer.ai import snapshot
-    from viewer.dicom.pixels import StackPixels, to_real
+    from viewer.dicom.pixels import StackPixels, to_real_volume
     from viewer.dicom.scan import scan_folder
     from viewer.errors import ExportError, OperationCancelled, ViewerError
 
@@ -146,7 +146,7 @@ def cmd_analyze(args: argparse.Namespace) -> int:
         report["label_volume"] = {
             "file": "labels.npy", "dtype": "uint8", "axes": "[k, j, i] = slice, row, column",
             "affine_ijk_to_lps_mm": np.asarray(stack.affine).round(6).tolist()}
-        real = to_real(pixels.frame_volume(), stack.first)
+        real = to_real_volume(pixels.frame_volume(), [f.header for f in stack.frames])
         colors = {lab.value: lab.color for lab in result.labels}
         for plane, idx, rgb, spacing in snapshot.representative_planes(
                 real, result.label_volume, stack.affine, colors):
@@ -157,7 +157,7 @@ def cmd_analyze(args: argparse.Namespace) -> int:
         top = result.top_label
         col = [lab.name for lab in result.labels].index(top)
         k = int(np.argmax(result.slice_scores[:, col]))
-        real = to_real(pixels.frame(k), stack.first)
+        real = pixels.real(k)
         name = f"snapshot_slice_{k + 1}_{top.replace(' ', '_').lower()}.png"
         sp = (stack.spacing[1], stack.spacing[2]) if stack.spacing else (1.0, 1.0)
         snapshot.save_png(snapshot.blend(snapshot.to_grey(real), None, {}), out / name, sp)

@@ -114,9 +114,10 @@ class Runner:
         vol = pixels.load_volume(cancel=cancel)
         if cancel.is_set():
             raise OperationCancelled("analysis cancelled")
-        from viewer.dicom.pixels import to_real
+        from viewer.dicom.pixels import to_real_volume
 
-        real = to_real(vol, stack.first).astype(np.float32, copy=False)
+        real = to_real_volume(vol, [f.header for f in stack.frames]).astype(np.float32,
+                                                                               copy=False)
         t_load = time.perf_counter() - t0 - t_session
         timings = {"session": t_session, "read": t_load}
         m = entry.manifest

@@ -19,6 +19,7 @@ from viewer.errors import DicomReadError
 # SOP classes that are DICOM objects but not images to show as a stack.
 NON_IMAGE_KINDS: dict[str, str] = {
     "1.2.840.10008.5.1.4.1.1.66.4": "SEG",
+    "1.2.840.10008.5.1.4.1.1.66.7": "SEG",  # Label Map Segmentation
     "1.2.840.10008.5.1.4.1.1.481.3": "RTSTRUCT",
     "1.2.840.10008.5.1.4.1.1.88.11": "SR",
     "1.2.840.10008.5.1.4.1.1.88.22": "SR",

@@ -205,6 +205,20 @@ def to_real(stored: np.ndarray, h: InstanceHeader) -> np.ndarray:
     return out
 
 
+def to_real_volume(stored: np.ndarray, headers) -> np.ndarray:
+    """:func:`to_real` on a volume ``(slices, rows, columns)`` whose slice ``k`` comes from
+    ``headers[k]``: one pass when they share the modality transform, else slice by slice
+    (PET often stores its own Rescale Slope in every slice)."""
+    headers = list(headers)
+    first = headers[0]
+    same = all(h.modality_lut is None and first.modality_lut is None
+               and h.rescale_slope == first.rescale_slope
+               and h.rescale_intercept == first.rescale_intercept for h in headers)
+    if same:
+        return to_real(stored, first)
+    return np.stack([to_real(stored[k], h) for k, h in enumerate(headers)])
+
+
 # ----------------------------------------------------------------------------- cache
 
 

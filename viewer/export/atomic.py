@@ -27,6 +27,17 @@ _ADVICE = {
 }
 
 
+def _read_umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+# mkstemp creates 0600 files and os.replace keeps the mode: give exports the permissions any
+# new file gets (0666 less the umask). Read once: os.umask is process-wide and not atomic.
+_FILE_MODE = 0o666 & ~_read_umask()
+
+
 def explain(path: Path | str, exc: OSError, action: str = "cannot write") -> ExportError:
     """An :class:`ExportError` naming ``path`` with advice for ``exc``'s errno."""
     advice = _ADVICE.get(exc.errno or 0, exc.strerror or str(exc))
@@ -49,6 +60,8 @@ def atomic_open(path: Path | str, mode: str = "wb", overwrite: bool = False
     except OSError as exc:
         raise explain(path, exc) from exc
     try:
+        if hasattr(os, "fchmod"):
+            os.fchmod(fd, _FILE_MODE)
         with os.fdopen(fd, mode) as fh:
             yield fh
             fh.flush()

@@ -36,6 +36,7 @@ from viewer.dicom.pixels import StackPixels
 from viewer.dicom.reformat import PLANES
 from viewer.display.measure import MeasurementStore
 from viewer.display.window import CT_PRESETS
+from viewer.gui.export_actions import ExportController
 from viewer.gui.overlay import ResultPanel, label_lut
 from viewer.gui.slice_view import ACQUIRED, SliceView
 from viewer.gui.tag_browser import TagBrowser, caption_for
@@ -168,6 +169,15 @@ class MainWindow(QMainWindow):
         self.analyze_cancel.clicked.connect(self.cancel_analysis)
         self.statusBar().addPermanentWidget(self.analyze_progress)
         self.statusBar().addPermanentWidget(self.analyze_cancel)
+        self.export_progress = QProgressBar()
+        self.export_progress.setMaximumWidth(200)
+        self.export_progress.hide()
+        self.export_cancel = QPushButton("Cancel export")
+        self.export_cancel.hide()
+        self.statusBar().addPermanentWidget(self.export_progress)
+        self.statusBar().addPermanentWidget(self.export_cancel)
+        self.exporter = ExportController(self)
+        self.export_cancel.clicked.connect(self.exporter.cancel_series)
 
         self.cine = QTimer(self)
         self.cine.timeout.connect(self._cine_tick)
@@ -330,6 +340,18 @@ class MainWindow(QMainWindow):
         self._fill_recent()
         self._action(f, "Show skipped files", self.show_skipped)
         f.addSeparator()
+        ex = f.addMenu("&Export")
+        self.export_action = self._action(ex, "Export view as &image…",
+                                          lambda: self.exporter.export_view(), "Ctrl+Shift+S")
+        self._action(ex, "&Copy view to clipboard", lambda: self.exporter.copy_view(),
+                     "Ctrl+Shift+C")
+        self._action(ex, "Export &slices as images…", lambda: self.exporter.export_series())
+        ex.addSeparator()
+        self._action(ex, "Save view as DICOM secondary capture…",
+                     lambda: self.exporter.export_capture())
+        self._action(ex, "Save AI segmentation as DICOM &SEG…",
+                     lambda: self.exporter.export_seg())
+        f.addSeparator()
         self._action(f, "&Quit", self.close, QKeySequence.StandardKey.Quit)
 
         v = mb.addMenu("&View")
@@ -428,6 +450,7 @@ class MainWindow(QMainWindow):
         tb.addAction(self.invert_action)
         tb.addSeparator()
         tb.addAction(self.analyze_action)
+        tb.addAction(self.export_action)
         self.addToolBar(Qt.ToolBarArea.TopToolBarArea, tb)
 
     # ------------------------------------------------------------------ view commands
@@ -900,7 +923,7 @@ class MainWindow(QMainWindow):
         self.toggle_cine(False)
         self.settings.setValue("window/geometry", self.saveGeometry())
         self.settings.setValue("window/state", self.saveState())
-        for job in (self._scan, self._load, self._thumbs, self._analyze):
+        for job in (self._scan, self._load, self._thumbs, self._analyze, self.exporter.job):
             if job is not None:
                 job.cancel()
                 job.wait(2.0)

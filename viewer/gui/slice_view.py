@@ -372,10 +372,18 @@ class SliceView(QWidget):
         return np.ascontiguousarray(self._reformat.plane(px.frame_volume(), self.plane,
                                                          self.index))
 
+    def _header(self):
+        """The header whose modality transform applies to the shown image: the slice's own
+        in the acquired plane (PET may rescale each slice differently), else the first."""
+        st = self.pixels.stack
+        if self.plane == ACQUIRED and 0 <= self.index < st.n_frames:
+            return st.frames[self.index].header
+        return st.first
+
     def _real(self, stored: np.ndarray) -> np.ndarray:
         from viewer.dicom.pixels import to_real
 
-        return to_real(stored, self.pixels.stack.first)
+        return to_real(stored, self._header())
 
     def on_slice_loaded(self, k: int) -> None:
         """A slice arrived from the loader: show it if it is the one the user is on."""
@@ -412,7 +420,7 @@ class SliceView(QWidget):
     def _apply_levels(self) -> None:
         if self._shown is None or self.window is None or self._shown.ndim == 3:
             return
-        h = self.pixels.stack.first
+        h = self._header()
         lo = self.window.center - self.window.width / 2
         hi = self.window.center + self.window.width / 2
         if h.modality_lut is None and h.rescale_slope > 0:
