@@ -281,7 +281,7 @@ class ExportController(QObject):
                 "Run a segmentation model on this series first (AI ▸ Analyze).", 6000)
             return
         h = px.stack.first
-        name = f"{h.modality}_s{h.series_number}_seg_{result.model_id}.dcm"
+        name = f"{h.modality}_s{h.series_number or 0}_seg_{result.model_id}.dcm"
         path, _ = QFileDialog.getSaveFileName(self.w, "Save AI segmentation as DICOM SEG",
                                               str(Path(self._folder()) / name),
                                               "DICOM (*.dcm)")

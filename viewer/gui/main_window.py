@@ -40,7 +40,7 @@ from viewer.gui.export_actions import ExportController
 from viewer.gui.overlay import ResultPanel, label_lut
 from viewer.gui.slice_view import ACQUIRED, SliceView
 from viewer.gui.tag_browser import TagBrowser, caption_for
-from viewer.gui.workers import AnalyzeJob, LoadJob, ScanJob, ThumbnailJob
+from viewer.gui.workers import AnalyzeJob, LoadJob, ScanJob, SegLoadJob, ThumbnailJob
 from viewer.paths import sample_study_dir
 
 RESEARCH_NOTICE = "Research use — not a diagnosis."
@@ -71,6 +71,8 @@ class MainWindow(QMainWindow):
         self._thumbs: ThumbnailJob | None = None
         self._pixels_by_uid: dict[str, StackPixels] = {}
         self.measurements = MeasurementStore()
+        self._segs_tried: set[str] = set()  # stacks whose linked SEG was loaded (or failed)
+        self._seg_jobs: list = []
         self.layout_mode = "single"  # or "1x3": axial, coronal, sagittal side by side
         self._active = 0
         self._syncing = False
@@ -704,6 +706,7 @@ class MainWindow(QMainWindow):
         self._pixels_by_uid.clear()
         self.measurements.clear()
         self.results.clear()
+        self._segs_tried.clear()
         self.cancel_analysis()
         self.series_list.clear()
         for v in self.views:
@@ -825,12 +828,38 @@ class MainWindow(QMainWindow):
             self.set_layout("1x3")  # falls back to single when the stack cannot reformat
         self.set_active_view(0)
         self._show_result_of(stack.uid)
+        self._load_linked_seg(stack)
         self._request_load = self._request * 1000 + self.series_list.currentRow()
         job = LoadJob(self._request_load, px, px.stack.n_frames // 2, parent=self)
         job.slice_loaded.connect(self._on_slice_loaded)
         job.failed.connect(lambda _r, msg: self.report_problem(msg))
         self._load = job
         job.start()
+
+    def _load_linked_seg(self, stack) -> None:
+        """A DICOM SEG in the folder that references ``stack`` shows as its overlay (read in
+        the background; an AI result of this session takes precedence)."""
+        segs = [o for o in stack.linked_objects if o.kind == "SEG"]
+        if not segs or stack.uid in self.results or stack.uid in self._segs_tried:
+            return
+        self._segs_tried.add(stack.uid)
+        job = SegLoadJob(self._request, segs[0].header.path, stack, parent=self)
+        job.finished.connect(self._on_seg_loaded)
+        job.failed.connect(lambda _r, msg: self.report_problem(msg))
+        self._seg_jobs.append(job)
+        job.start()
+
+    def _on_seg_loaded(self, request: int, result) -> None:
+        self._seg_jobs = [j for j in self._seg_jobs if j._thread is None
+                          or j._thread.is_alive()]
+        if request != self._request or result.stack_uid in self.results:
+            return  # another folder was opened since, or an AI result came first
+        self.results[result.stack_uid] = result
+        px = self.views[0].pixels
+        if px is not None and px.stack.uid == result.stack_uid:
+            self._show_result_of(result.stack_uid)
+        self.statusBar().showMessage(f"Showing {result.model_name} over {result.stack_label}",
+                                     8000)
 
     def _stop_load(self) -> None:
         if self._load is not None:

@@ -97,11 +97,16 @@ class ResultPanel(QWidget):
             return
         for w in (self.opacity, self.outline, self.show_overlay, self.clear_button):
             w.setEnabled(True)
-        self.title.setText(
-            f"<b>{result.model_name}</b> version {result.model_version}<br>"
-            f"on {result.stack_label} ({result.provider.replace('ExecutionProvider', '')}, "
-            f"{result.timings_s.get('total', 0):.1f} s)<br>"
-            f"<b style='color:#f0a040'>{RESEARCH_NOTICE}</b>")
+        if result.provider == "file":  # a DICOM SEG from the study folder
+            how = f"algorithm: {result.model_version}<br>" if result.model_version else ""
+            self.title.setText(f"<b>{result.model_name}</b><br>{how}over {result.stack_label}"
+                               f"<br><b style='color:#f0a040'>{RESEARCH_NOTICE}</b>")
+        else:
+            self.title.setText(
+                f"<b>{result.model_name}</b> version {result.model_version}<br>"
+                f"on {result.stack_label} ({result.provider.replace('ExecutionProvider', '')}, "
+                f"{result.timings_s.get('total', 0):.1f} s)<br>"
+                f"<b style='color:#f0a040'>{RESEARCH_NOTICE}</b>")
         if result.task == "segmentation":
             self.colors = self._saved_colors(result)
             for lab in result.labels:

@@ -176,3 +176,20 @@ class AnalyzeJob(Job):
         result = self.runner.run(self.entry, self.pixels, progress=progress,
                                  cancel=self.cancel_event)
         self.finished.emit(self.request, result)
+
+
+class SegLoadJob(Job):
+    """Read a DICOM SEG onto a stack's grid; ``finished(request, AnalysisResult)``."""
+
+    finished = Signal(int, object)
+
+    def __init__(self, request: int, path: str, stack, parent: QObject | None = None):
+        super().__init__(request, parent)
+        self.path, self.stack = path, stack
+
+    def run(self) -> None:
+        from viewer.ai.result import result_from_seg
+        from viewer.dicom.seg import read_seg
+
+        self.finished.emit(self.request, result_from_seg(read_seg(self.path, self.stack),
+                                                         self.stack))
