@@ -80,20 +80,22 @@ def outline(labels: np.ndarray) -> np.ndarray:
 
 def blend(grey: np.ndarray, labels: np.ndarray | None, lut: np.ndarray | None,
           draw_outline: bool = False) -> np.ndarray:
-    """(rows, cols, 3) uint8: ``grey`` with each label's RGBA from ``lut`` alpha-blended."""
-    rgb = np.repeat(grey[..., None], 3, axis=2)
+    """(rows, cols, 3) uint8: ``grey`` with each label's RGBA from ``lut`` alpha-blended.
+
+    One table lookup per pixel: every (label, grey) pair's blended colour is precomputed
+    (256 x 256 x 3 bytes), which is several times faster than blending the masked pixels.
+    """
     if labels is None or lut is None:
-        return rgb
+        return np.repeat(grey[..., None], 3, axis=2)
     if draw_outline:
         labels = outline(labels)
-    mask = labels != 0
-    if not mask.any():
-        return rgb
-    col = lut[labels[mask]].astype(np.uint16)
-    a = col[:, 3:4]
-    base = rgb[mask].astype(np.uint16)
-    rgb[mask] = ((base * (255 - a) + col[:, :3] * a + 127) // 255).astype(np.uint8)
-    return rgb
+    a = lut[:, 3:4].astype(np.uint32)[:, None, :]  # (256, 1, 1)
+    g = np.arange(256, dtype=np.uint32)[None, :, None]  # (1, 256, 1)
+    c = lut[:, :3].astype(np.uint32)[:, None, :]  # (256, 1, 3)
+    table = ((g * (255 - a) + c * a + 127) // 255).astype(np.uint8).reshape(-1, 3)
+    index = labels.astype(np.uint16) << 8
+    index |= grey
+    return table[index]
 
 
 # Pillow's bundled font has no glyph for these; draw the closest ASCII instead of a box.
