@@ -9,7 +9,9 @@ import os
 import shutil
 import tempfile
 import threading
+from collections import deque
 from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
@@ -83,18 +85,43 @@ def export_series(render_slice: Callable[[int], np.ndarray], indices: Sequence[i
         tmp = Path(tempfile.mkdtemp(dir=folder, prefix=".radviewer-export-"))
     except OSError as exc:
         raise explain(folder, exc) from exc
+
+    def write_one(k: int, name: str) -> None:
+        rgb = render_slice(k)
+        try:
+            with open(tmp / name, "wb") as fh:
+                encode(rgb, fh, fmt)
+        except OSError as exc:
+            raise explain(folder / name, exc) from exc
+
+    # numpy's blending and Pillow's zlib release the GIL: a few threads use the cores.
+    workers = max(1, min(4, os.cpu_count() or 1))
     try:
-        for done, (k, name) in enumerate(zip(indices, names, strict=True)):
-            if cancel is not None and cancel.is_set():
-                raise OperationCancelled("export cancelled; no file was written")
-            rgb = render_slice(k)
-            try:
-                with open(tmp / name, "wb") as fh:
-                    encode(rgb, fh, fmt)
-            except OSError as exc:
-                raise explain(folder / name, exc) from exc
-            if progress is not None:
-                progress(done + 1, len(names))
+        with ThreadPoolExecutor(workers, thread_name_prefix="export") as pool:
+            pending: deque = deque()
+            done = 0
+            todo = iter(zip(indices, names, strict=True))
+            while True:
+                while len(pending) < 2 * workers:
+                    nxt = next(todo, None)
+                    if nxt is None:
+                        break
+                    pending.append(pool.submit(write_one, *nxt))
+                if not pending:
+                    break
+                try:
+                    pending.popleft().result()
+                except BaseException:
+                    for f in pending:
+                        f.cancel()
+                    raise
+                done += 1
+                if progress is not None:
+                    progress(done, len(names))
+                if cancel is not None and cancel.is_set():
+                    for f in pending:
+                        f.cancel()
+                    raise OperationCancelled("export cancelled; no file was written")
         out = []
         for name in names:
             os.replace(tmp / name, folder / name)
