@@ -95,13 +95,19 @@ class ModelSpec:
     label_names: dict[int, str] = field(default_factory=dict)  # display-name overrides
     labels: tuple = ()  # (value, name, (r, g, b)) when there is no colormap file
     citation: str = ""  # model-specific paper, after the brainchop one
+    # Measured cost of `radviewer analyze` on the bundled sample T1 (peak RSS of the whole
+    # process, wall time), shown in the model picker; see tests/benchmarks/bench_models.py.
+    resources: dict = field(default_factory=dict)
 
+
+MEASURED_ON = "2 CPU cores, the 175-slice sample T1"
 
 SPECS: dict[str, ModelSpec] = {
     s.id: s
     for s in (
         ModelSpec(
             id="brainchop-tissue",
+            resources={"memory_gb": 1.4, "seconds": 5, "measured_on": MEASURED_ON},
             folder="model5_gw_ae",
             config="model.json",
             colormap="colormap3.json",
@@ -112,6 +118,7 @@ SPECS: dict[str, ModelSpec] = {
         ),
         ModelSpec(
             id="brainchop-structures",
+            resources={"memory_gb": 4.4, "seconds": 23, "measured_on": MEASURED_ON},
             folder="model18cls",
             config="model.json",
             colormap="colormap.json",
@@ -123,6 +130,7 @@ SPECS: dict[str, ModelSpec] = {
         ),
         ModelSpec(
             id="brainchop-mindgrab",
+            resources={"memory_gb": 2.7, "seconds": 42, "measured_on": MEASURED_ON},
             folder="mindgrab",
             config="layers.json",
             colormap=None,
@@ -545,6 +553,7 @@ def manifest_for(spec: ModelSpec, src: Path, onnx_path: Path, dynamic_batch: boo
             "body_part": "brain",
             "dimensions": 3,
         },
+        "resources": dict(spec.resources),
         "intended_use": INTENDED_USE.format(what=spec.what),
         "limits": LIMITS,
         "licence": "MIT",
