@@ -86,3 +86,22 @@ def test_linked_seg_is_shown_and_series_export_can_be_cancelled(qtbot, window, s
     assert [f.name for f in files] == [default_name("PT", sn, n) for n in (k, k + 1, k + 2)]
     mid = np.asarray(Image.open(files[1]).convert("RGB")).astype(int)
     assert (np.abs(mid[..., 0] - mid[..., 1]) + np.abs(mid[..., 1] - mid[..., 2])).max() > 30
+
+
+def test_secondary_capture_is_written_in_the_background(qtbot, window, shared_data, tmp_path):
+    import pydicom
+
+    open_and_wait(qtbot, window, shared_data / "pet-seg-headneck")
+    out = tmp_path / "pet_view.dcm"
+    assert window.exporter.write_capture(str(out), False, background=True) is None
+    assert "Saving secondary capture" in window.statusBar().currentMessage()
+    qtbot.waitUntil(lambda: "Saved secondary capture" in window.statusBar().currentMessage(),
+                    timeout=20000)
+    ds = pydicom.dcmread(out)
+    assert ds.BurnedInAnnotation == "NO"
+    assert ds.StudyInstanceUID == pydicom.dcmread(
+        window.view.pixels.stack.first.path, stop_before_pixels=True).StudyInstanceUID
+    # Writing again to the same name fails in the background and says so in Problems.
+    window.exporter.write_capture(str(out), False, background=True)
+    qtbot.waitUntil(lambda: window.problems.count() > 0, timeout=20000)
+    assert "already exists" in window.problems.item(window.problems.count() - 1).text()

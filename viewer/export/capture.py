@@ -3,6 +3,7 @@ it can be sent to PACS beside the images it was made from (highdicom ``SCImage``
 
 from __future__ import annotations
 
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -46,7 +47,7 @@ def write_secondary_capture(rgb: np.ndarray, source: InstanceHeader, path: Path 
     if rgb.ndim != 3 or rgb.shape[2] != 3 or rgb.dtype != np.uint8:
         raise ExportError(f"{path}: a secondary capture needs an RGB 8-bit image")
     pydicom = lazy.pydicom()
-    import highdicom as hd
+    hd = lazy.load("highdicom")  # under the import lock, like pydicom
 
     try:
         ref = pydicom.dcmread(source.path, stop_before_pixels=True)
@@ -55,16 +56,34 @@ def write_secondary_capture(rgb: np.ndarray, source: InstanceHeader, path: Path 
                           f"in its study ({exc})") from exc
     orientation = _orientation(letters or {})
     try:
-        sc = hd.sc.SCImage.from_ref_dataset(
-            ref_dataset=ref, pixel_array=np.ascontiguousarray(rgb),
-            photometric_interpretation="RGB", bits_allocated=8,
-            coordinate_system="PATIENT" if orientation else None,
-            patient_orientation=orientation,
-            series_instance_uid=series_uid or new_uid(), series_number=series_number,
-            sop_instance_uid=new_uid(), instance_number=instance_number,
-            manufacturer="radviewer", transfer_syntax_uid=pydicom.uid.ExplicitVRLittleEndian)
+        with warnings.catch_warnings():
+            # highdicom quotes the Patient's Name in a warning about its form: that would put
+            # patient data in the log, and the name is copied as it is anyway.
+            warnings.filterwarnings("ignore", message=".*unlikely to represent the intended "
+                                    "person name", category=UserWarning)
+            sc = _build(hd, pydicom, ref, rgb, orientation, series_uid, series_number,
+                        instance_number)
     except (ValueError, TypeError) as exc:
         raise ExportError(f"{path}: cannot build the secondary capture ({exc})") from exc
+    _finish(sc, ref, source, pydicom, description, burned_in_patient_details)
+    with atomic_open(path, "wb", overwrite) as fh:
+        sc.save_as(fh, enforce_file_format=True)
+    return Path(path)
+
+
+def _build(hd, pydicom, ref, rgb, orientation, series_uid, series_number, instance_number):
+    return hd.sc.SCImage.from_ref_dataset(
+        ref_dataset=ref, pixel_array=np.ascontiguousarray(rgb),
+        photometric_interpretation="RGB", bits_allocated=8,
+        coordinate_system="PATIENT" if orientation else None,
+        patient_orientation=orientation,
+        series_instance_uid=series_uid or new_uid(), series_number=series_number,
+        sop_instance_uid=new_uid(), instance_number=instance_number,
+        manufacturer="radviewer", transfer_syntax_uid=pydicom.uid.ExplicitVRLittleEndian)
+
+
+def _finish(sc, ref, source, pydicom, description, burned_in_patient_details) -> None:
+    """Series description, burned-in flag, software, comment and the source reference."""
     sc.SeriesDescription = description[:64]
     if "Laterality" not in sc:
         # Type 2C in General Series; empty says "not a paired structure / unknown".
@@ -77,6 +96,3 @@ def write_secondary_capture(rgb: np.ndarray, source: InstanceHeader, path: Path 
     item.ReferencedSOPClassUID = source.sop_class_uid
     item.ReferencedSOPInstanceUID = source.sop_instance_uid
     sc.SourceImageSequence = [item]
-    with atomic_open(path, "wb", overwrite) as fh:
-        sc.save_as(fh, enforce_file_format=True)
-    return Path(path)

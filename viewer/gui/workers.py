@@ -193,3 +193,17 @@ class SegLoadJob(Job):
 
         self.finished.emit(self.request, result_from_seg(read_seg(self.path, self.stack),
                                                          self.stack))
+
+
+class CallJob(Job):
+    """Run ``fn()`` (a file write that takes longer than a frame); ``finished(request,
+    return value)``; ViewerErrors arrive as ``failed``."""
+
+    finished = Signal(int, object)
+
+    def __init__(self, request: int, fn, parent: QObject | None = None):
+        super().__init__(request, parent)
+        self.fn = fn
+
+    def run(self) -> None:
+        self.finished.emit(self.request, self.fn())
