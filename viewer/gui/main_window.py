@@ -36,8 +36,9 @@ from viewer.dicom.pixels import StackPixels
 from viewer.dicom.reformat import PLANES
 from viewer.display.measure import MeasurementStore
 from viewer.display.window import CT_PRESETS
+from viewer.export.compose import label_lut
 from viewer.gui.export_actions import ExportController
-from viewer.gui.overlay import ResultPanel, label_lut
+from viewer.gui.overlay import ResultPanel
 from viewer.gui.slice_view import ACQUIRED, SliceView
 from viewer.gui.tag_browser import TagBrowser, caption_for
 from viewer.gui.workers import AnalyzeJob, LoadJob, ScanJob, SegLoadJob, ThumbnailJob

@@ -21,7 +21,6 @@ from PySide6.QtWidgets import (
 )
 
 from viewer.ai.result import RESEARCH_NOTICE, AnalysisResult
-from viewer.export.compose import label_lut, outline  # noqa: F401 (re-exported)
 
 
 def _swatch(rgb) -> QPixmap:

@@ -555,7 +555,7 @@ class SliceView(QWidget):
             self.overlay.clear()
             return
         if self._overlay_outline:
-            from viewer.gui.overlay import outline
+            from viewer.export.compose import outline
 
             lab = outline(lab)
         shown = np.ascontiguousarray(self.transform.apply(lab))
