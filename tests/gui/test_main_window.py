@@ -148,3 +148,21 @@ def test_switching_series_drops_stale_slices(qtbot, window):
     qtbot.waitUntil(lambda: window.view._shown is not None, timeout=30000)
     assert window.view.pixels.stack.label.startswith("AX FSE T2")
     assert np.asarray(window.view._shown).shape == (512, 384)
+
+
+def test_about_credits_every_bundled_model_and_the_sample(qtbot, window):
+    import json
+
+    from PySide6.QtWidgets import QTextBrowser
+
+    from viewer.paths import models_dir
+
+    window.show_about()
+    text = window._about.findChild(QTextBrowser).toPlainText()
+    assert "Research use — not a diagnosis." in text
+    assert "FNNDSC" in text and "Apache-2.0" in text
+    for mf in sorted(models_dir().glob("*/manifest.json")):
+        m = json.loads(mf.read_text())
+        assert f"{m['name']} {m['version']}" in text
+        assert m["licence"][:20] in text
+    window._about.close()

@@ -925,9 +925,25 @@ class MainWindow(QMainWindow):
         self._shortcuts_dialog = dlg
 
     def show_about(self) -> None:
-        QMessageBox.about(self, "About radviewer",
-                          f"radviewer {__version__}\n\n{RESEARCH_NOTICE}\n\n"
-                          "Sample study: FNNDSC/data (Apache-2.0), Boston Children's Hospital.")
+        """Version, research-use notice, and the licence and credit of every model and data
+        set (viewer/about.py)."""
+        from PySide6.QtWidgets import QDialog, QDialogButtonBox, QTextBrowser, QVBoxLayout
+
+        from viewer.about import about_html
+
+        dlg = QDialog(self)
+        dlg.setWindowTitle("About radviewer")
+        text = QTextBrowser()
+        text.setOpenExternalLinks(True)
+        text.setHtml(about_html())
+        buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Close)
+        buttons.rejected.connect(dlg.reject)
+        lay = QVBoxLayout(dlg)
+        lay.addWidget(text)
+        lay.addWidget(buttons)
+        dlg.resize(640, 520)
+        self._about = dlg  # kept for tests
+        dlg.open()
 
     def _fill_recent(self) -> None:
         self.recent_menu.clear()

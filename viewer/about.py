@@ -1,0 +1,48 @@
+"""What Help ▸ About says: version, the research-use notice, and the licence and credit of
+every bundled model and data set (no Qt; the window renders it)."""
+
+from __future__ import annotations
+
+from html import escape
+
+from viewer import __version__
+
+NOTICE = "Research use — not a diagnosis."
+
+DATA_CREDITS = (
+    ("Sample study (resources/sample)",
+     "Brain MR of a test volunteer, Boston Children's Hospital (FNNDSC), from the "
+     "FNNDSC/data repository; re-encoded losslessly to JPEG-LS.", "Apache-2.0"),
+)
+
+
+def model_credits() -> list[tuple[str, str, str]]:
+    """(title, source and citation, licence) of every model radviewer can find."""
+    from viewer.ai.registry import discover
+
+    out = []
+    for e in discover(verify=False):
+        m = e.manifest
+        text = m.source + (f" Cite: {m.citation}" if m.citation else "")
+        where = "" if e.origin == "bundled" else f" [{e.origin}]"
+        out.append((f"{m.name} {m.version}{where}", text, m.licence))
+    return out
+
+
+def about_html() -> str:
+    """The About text as simple HTML."""
+    rows = [f"<h3>radviewer {escape(__version__)}</h3>",
+            "<p>An open-source radiology viewer with AI assist.</p>",
+            f"<p><b style='color:#c07010'>{escape(NOTICE)}</b> AI results are decision "
+            "support for research; each names its model, version and series.</p>",
+            "<h4>Models</h4><ul>"]
+    for title, text, licence in model_credits():
+        rows.append(f"<li><b>{escape(title)}</b> — licence: {escape(licence)}<br>"
+                    f"{escape(text)}</li>")
+    rows.append("</ul><h4>Data</h4><ul>")
+    for title, text, licence in DATA_CREDITS:
+        rows.append(f"<li><b>{escape(title)}</b> — licence: {escape(licence)}<br>"
+                    f"{escape(text)}</li>")
+    rows.append("</ul><p>radviewer uses PySide6 (LGPL), pydicom, highdicom, numpy, "
+                "onnxruntime, pyqtgraph and Pillow.</p>")
+    return "\n".join(rows)
