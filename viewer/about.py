@@ -16,16 +16,15 @@ DATA_CREDITS = (
 )
 
 
-def model_credits() -> list[tuple[str, str, str]]:
-    """(title, source and citation, licence) of every model radviewer can find."""
+def model_credits() -> list[tuple[str, str, str, str]]:
+    """(title, source, licence, citation) of every model radviewer can find."""
     from viewer.ai.registry import discover
 
     out = []
     for e in discover(verify=False):
         m = e.manifest
-        text = m.source + (f" Cite: {m.citation}" if m.citation else "")
         where = "" if e.origin == "bundled" else f" [{e.origin}]"
-        out.append((f"{m.name} {m.version}{where}", text, m.licence))
+        out.append((f"{m.name} {m.version}{where}", m.source, m.licence, m.citation))
     return out
 
 
@@ -36,9 +35,10 @@ def about_html() -> str:
             f"<p><b style='color:#c07010'>{escape(NOTICE)}</b> AI results are decision "
             "support for research; each names its model, version and series.</p>",
             "<h4>Models</h4><ul>"]
-    for title, text, licence in model_credits():
+    for title, source, licence, citation in model_credits():
+        cite = f"<br><i>Cite:</i> {escape(citation)}" if citation else ""
         rows.append(f"<li><b>{escape(title)}</b> — licence: {escape(licence)}<br>"
-                    f"{escape(text)}</li>")
+                    f"{escape(source)}{cite}</li>")
     rows.append("</ul><h4>Data</h4><ul>")
     for title, text, licence in DATA_CREDITS:
         rows.append(f"<li><b>{escape(title)}</b> — licence: {escape(licence)}<br>"
