@@ -37,8 +37,13 @@ def _dark_palette(app) -> None:
     app.setPalette(p)
 
 
-def run_gui(path: str | None = None, sample: bool = False) -> int:
-    """Start the window; opens ``path`` or the sample study when given."""
+def run_gui(path: str | None = None, sample: bool = False,
+            exit_after_first_image: bool = False) -> int:
+    """Start the window; opens ``path`` or the sample study when given.
+
+    ``exit_after_first_image``: quit once the first slice is painted, printing the time since
+    launch (viewer.gui.startup_probe).
+    """
     import pyqtgraph as pg
     from PySide6.QtWidgets import QApplication, QMessageBox
 
@@ -82,6 +87,10 @@ def run_gui(path: str | None = None, sample: bool = False) -> int:
     sys.excepthook = excepthook
     threading.excepthook = thread_excepthook
     win.show()
+    if exit_after_first_image:
+        from viewer.gui.startup_probe import FirstImageProbe
+
+        win._startup_probe = FirstImageProbe(app, win.views[0])
     if sample:
         win.open_sample()
     elif path:

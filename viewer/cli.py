@@ -218,13 +218,17 @@ def gui_main(argv: list[str]) -> int:
     parser.add_argument("--version", action="version", version=f"radviewer {__version__}")
     parser.add_argument("path", nargs="?", help="study folder to open")
     parser.add_argument("--sample", action="store_true", help="open the bundled sample study")
+    parser.add_argument("--exit-after-first-image", action="store_true",
+                        help="quit once the first image is on screen and print how long that "
+                        "took (start-up benchmark and installer smoke test)")
     args = parser.parse_args(argv)
     if args.path and not os.path.exists(args.path):
         print(f"radviewer: {args.path}: no such file or folder", file=sys.stderr)
         return EXIT_USAGE
     from viewer.app import run_gui
 
-    return run_gui(args.path, sample=args.sample)
+    return run_gui(args.path, sample=args.sample,
+                   exit_after_first_image=args.exit_after_first_image)
 
 
 def main(argv: list[str] | None = None) -> int:

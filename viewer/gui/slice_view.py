@@ -92,6 +92,7 @@ class SliceView(QWidget):
     window_changed = Signal(float, float)
     crosshair_picked = Signal(object)
     measurements_changed = Signal()
+    image_shown = Signal()  # a decoded slice was put on screen (emitted after each refresh)
 
     def __init__(self, parent: QWidget | None = None):
         super().__init__(parent)
@@ -416,6 +417,8 @@ class SliceView(QWidget):
         self._sync_measurements()
         self._update_crosshair()
         self._update_text()
+        if img is not None:
+            self.image_shown.emit()
 
     def _apply_levels(self) -> None:
         if self._shown is None or self.window is None or self._shown.ndim == 3:
