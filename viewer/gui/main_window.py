@@ -39,6 +39,7 @@ from viewer.display.window import CT_PRESETS
 from viewer.export.compose import label_lut
 from viewer.gui.export_actions import ExportController
 from viewer.gui.overlay import ResultPanel
+from viewer.gui.preferences import KEY_MODEL_FOLDER, Preferences, PreferencesDialog
 from viewer.gui.slice_view import ACQUIRED, SliceView
 from viewer.gui.tag_browser import TagBrowser, caption_for
 from viewer.gui.workers import AnalyzeJob, LoadJob, ScanJob, SegLoadJob, ThumbnailJob
@@ -154,6 +155,7 @@ class MainWindow(QMainWindow):
 
         self.results: dict[str, object] = {}  # stack uid -> latest AnalysisResult
         self._runner = None  # created on first Analyze: onnxruntime loads lazily
+        self._runner_threads = 0  # the ai_threads preference the runner was made with
         self._analyze: AnalyzeJob | None = None
         self.result_panel = ResultPanel(settings=self.settings)
         self.result_panel.style_changed.connect(self._apply_overlay)
@@ -186,6 +188,7 @@ class MainWindow(QMainWindow):
         self.cine.timeout.connect(self._cine_tick)
         self._make_actions()
         self._make_toolbar()
+        self.apply_preferences(Preferences.load(self.settings))
         geometry = self.settings.value("window/geometry")
         if geometry is not None:
             self.restoreGeometry(geometry)
@@ -355,6 +358,9 @@ class MainWindow(QMainWindow):
         self._action(ex, "Save AI segmentation as DICOM &SEG…",
                      lambda: self.exporter.export_seg())
         f.addSeparator()
+        prefs_key = QKeySequence(QKeySequence.StandardKey.Preferences)  # none on Linux
+        self._action(f, "&Preferences…", self.show_preferences,
+                     prefs_key if not prefs_key.isEmpty() else "Ctrl+,")
         self._action(f, "&Quit", self.close, QKeySequence.StandardKey.Quit)
 
         v = mb.addMenu("&View")
@@ -520,10 +526,16 @@ class MainWindow(QMainWindow):
 
     @property
     def runner(self):
+        """The onnxruntime runner, made on first use and again when the AI threads preference
+        has changed since (not while an analysis runs on it: then at the next one)."""
+        threads = self.preferences.ai_threads
+        if self._runner is not None and threads != self._runner_threads and self._analyze is None:
+            self._runner = None
         if self._runner is None:
             from viewer.ai.runner import Runner
 
-            self._runner = Runner()
+            self._runner = Runner(threads=threads or None)  # 0: one thread per core
+            self._runner_threads = threads
         return self._runner
 
     def choose_model(self) -> None:
@@ -551,17 +563,21 @@ class MainWindow(QMainWindow):
     def model_folders(self) -> list[str]:
         """The user's model folder (AI ▸ Model folder…), searched after the bundled models;
         ``RADVIEWER_MODELS`` adds more."""
-        folder = str(self.settings.value("ai/model_folder", "") or "")
+        folder = str(self.settings.value(KEY_MODEL_FOLDER, "") or "")
         return [folder] if folder else []
 
     def choose_model_folder(self) -> None:
-        current = str(self.settings.value("ai/model_folder", "") or "")
+        current = str(self.settings.value(KEY_MODEL_FOLDER, "") or "")
         path = QFileDialog.getExistingDirectory(
             self, "Folder with your models (one sub-folder with manifest.json per model)",
             current or os.path.expanduser("~"))
         if not path:
             return
-        self.settings.setValue("ai/model_folder", path)
+        self.settings.setValue(KEY_MODEL_FOLDER, path)
+        self._report_model_folder(path)
+
+    def _report_model_folder(self, path: str) -> None:
+        """How many models the user's folder ``path`` holds, in the status bar."""
         from viewer.ai.registry import discover
 
         errors: list[str] = []
@@ -944,6 +960,32 @@ class MainWindow(QMainWindow):
         dlg.resize(640, 520)
         self._about = dlg  # kept for tests
         dlg.open()
+
+    def show_preferences(self) -> None:
+        """File ▸ Preferences: the stored defaults; OK stores them and applies them at once."""
+        dlg = PreferencesDialog(Preferences.load(self.settings), self)
+        dlg.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        dlg.accepted.connect(lambda: self._on_preferences_accepted(dlg.preferences()))
+        self._preferences_dialog = dlg  # kept for tests
+        dlg.open()
+
+    def _on_preferences_accepted(self, prefs: Preferences) -> None:
+        folder_before = str(self.settings.value(KEY_MODEL_FOLDER, "") or "")
+        prefs.save(self.settings)
+        self.apply_preferences(prefs)
+        if prefs.model_folder and prefs.model_folder != folder_before:
+            self._report_model_folder(prefs.model_folder)
+
+    def apply_preferences(self, prefs: Preferences) -> None:
+        """Use ``prefs`` from now on: default windows for the series shown next (the one on
+        screen keeps its window), the AI overlay style now, the AI threads at the next
+        Analyze. The model folder and the export choice are read where they are used."""
+        self.preferences = prefs
+        for v in self.views:
+            v.default_window_ct = prefs.ct_window
+            v.default_window_other = prefs.other_window
+        self.result_panel.opacity.setValue(prefs.overlay_opacity)
+        self.result_panel.outline.setChecked(prefs.overlay_outline)
 
     def _fill_recent(self) -> None:
         self.recent_menu.clear()

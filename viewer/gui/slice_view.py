@@ -127,6 +127,10 @@ class SliceView(QWidget):
         self.plane = ACQUIRED
         self.index = 0
         self.window: Window | None = None
+        # The window a series opens with (File ▸ Preferences): "header", "auto" or, for CT,
+        # a CT_PRESETS name.
+        self.default_window_ct = "header"
+        self.default_window_other = "header"
         self.inverted = False
         self.show_patient_details = True
         self.transform = ViewTransform()
@@ -402,7 +406,7 @@ class SliceView(QWidget):
             self.image.clear()
         else:
             if self.window is None and img.ndim == 2:
-                self.window = default_window(self.pixels.stack.first, self._real(img))
+                self.window = self._initial_window(img)
             shown = img if self.transform.is_identity else np.ascontiguousarray(
                 self.transform.apply(img))
             rows_mm, cols_mm = self._display_spacing()
@@ -419,6 +423,16 @@ class SliceView(QWidget):
         self._update_text()
         if img is not None:
             self.image_shown.emit()
+
+    def _initial_window(self, img: np.ndarray) -> Window:
+        """The window ``img`` (stored values of the shown plane) opens with: the default chosen
+        for its modality, where "header" is the stored window (else automatic)."""
+        h = self.pixels.stack.first
+        choice = self.default_window_ct if h.modality == "CT" else self.default_window_other
+        if h.modality == "CT" and choice in CT_PRESETS:
+            return CT_PRESETS[choice]
+        real = self._real(img)
+        return auto_window(real) if choice == "auto" else default_window(h, real)
 
     def _apply_levels(self) -> None:
         if self._shown is None or self.window is None or self._shown.ndim == 3:
