@@ -2,22 +2,7 @@
 
 from __future__ import annotations
 
-import logging
-import os
 import sys
-import threading
-import traceback
-from pathlib import Path
-
-log = logging.getLogger("radviewer")
-
-
-def _log_dir() -> Path:
-    base = os.environ.get("XDG_STATE_HOME") or os.path.join(os.path.expanduser("~"), ".local",
-                                                            "state")
-    d = Path(base) / "radviewer"
-    d.mkdir(parents=True, exist_ok=True)
-    return d
 
 
 def _dark_palette(app) -> None:
@@ -45,47 +30,25 @@ def run_gui(path: str | None = None, sample: bool = False,
     launch (viewer.gui.startup_probe).
     """
     import pyqtgraph as pg
-    from PySide6.QtWidgets import QApplication, QMessageBox
+    from PySide6.QtGui import QIcon
+    from PySide6.QtWidgets import QApplication
 
+    from viewer.gui.crash import CrashReporter
     from viewer.gui.main_window import MainWindow
+    from viewer.logs import enable_fatal_log, setup_logging
+    from viewer.paths import resources_dir
 
-    log_path = _log_dir() / "radviewer.log"
-    logging.basicConfig(filename=log_path, level=logging.INFO,
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    log_path = setup_logging()
+    enable_fatal_log()
     pg.setConfigOptions(imageAxisOrder="row-major", antialias=False)
     app = QApplication.instance() or QApplication(sys.argv[:1])
     app.setApplicationName("radviewer")
+    app.setDesktopFileName("radviewer")  # matches packaging/radviewer.desktop
+    app.setWindowIcon(QIcon(str(resources_dir() / "icons" / "radviewer.png")))
     _dark_palette(app)
     win = MainWindow()
-
-    from PySide6.QtCore import QObject, Signal
-
-    class _CrashReporter(QObject):
-        """Carries a crash message from any thread to a dialog on the GUI thread."""
-
-        crashed = Signal(str)
-
-    reporter = _CrashReporter()
-    reporter.crashed.connect(lambda text: QMessageBox.critical(
-        win, "radviewer: unexpected error",
-        f"{text}\n\nDetails were written to {log_path}\nThe viewer keeps running; save your "
-        "work and restart it if something looks wrong."))
-
-    def excepthook(etype, value, tb):
-        # Tracebacks name code, not patients; file paths may appear, as they do on screen.
-        log.error("uncaught exception:\n%s", "".join(traceback.format_exception(etype, value, tb)))
-        reporter.crashed.emit(f"{etype.__name__}: {value}")
-
-    def thread_excepthook(args):
-        if args.exc_type is SystemExit:
-            return
-        name = args.thread.name if args.thread is not None else "?"
-        log.error("uncaught exception in thread %s:\n%s", name, "".join(
-            traceback.format_exception(args.exc_type, args.exc_value, args.exc_traceback)))
-        reporter.crashed.emit(f"{args.exc_type.__name__} in background work: {args.exc_value}")
-
-    sys.excepthook = excepthook
-    threading.excepthook = thread_excepthook
+    # From here on an unexpected exception in any thread is logged and shown, not fatal.
+    CrashReporter(win, log_path).install()
     win.show()
     if exit_after_first_image:
         from viewer.gui.startup_probe import FirstImageProbe

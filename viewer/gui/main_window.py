@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import os
+import threading
 
 import numpy as np
-from PySide6.QtCore import QEvent, QObject, QSettings, QSize, Qt, QTime, QTimer
+from PySide6.QtCore import QEvent, QObject, QSettings, QSize, Qt, QTime, QTimer, Signal
 from PySide6.QtGui import QAction, QActionGroup, QIcon, QImage, QKeySequence, QPixmap
 from PySide6.QtWidgets import (
     QDialog,
@@ -43,6 +44,7 @@ from viewer.gui.preferences import KEY_MODEL_FOLDER, Preferences, PreferencesDia
 from viewer.gui.slice_view import ACQUIRED, SliceView
 from viewer.gui.tag_browser import TagBrowser, caption_for
 from viewer.gui.workers import AnalyzeJob, LoadJob, ScanJob, SegLoadJob, ThumbnailJob
+from viewer.logs import remember_catalog
 from viewer.paths import sample_study_dir
 
 RESEARCH_NOTICE = "Research use — not a diagnosis."
@@ -59,6 +61,8 @@ MOUSE_HELP = (
 
 class MainWindow(QMainWindow):
     """Series browser on the left, slice view in the middle, progress in the status bar."""
+
+    _recent_checked = Signal(list)  # recent folders found missing (from a background check)
 
     def __init__(self, settings: QSettings | None = None):
         super().__init__()
@@ -90,6 +94,7 @@ class MainWindow(QMainWindow):
             views_lay.addWidget(v, 1)
             v.setVisible(i == 0)
         self.welcome = self._make_welcome()
+        self._recent_checked.connect(self._grey_missing_recent)
         self.center = QStackedWidget()
         self.center.addWidget(self.welcome)
         self.center.addWidget(views_box)
@@ -101,6 +106,7 @@ class MainWindow(QMainWindow):
         lay.setContentsMargins(0, 0, 0, 0)
         lay.addWidget(self.center, 1)
         lay.addWidget(self.slider)
+        self.slider.hide()  # shown with the first series (not on the welcome view)
         self.setCentralWidget(body)
 
         self.series_list = QListWidget()
@@ -307,23 +313,53 @@ class MainWindow(QMainWindow):
     # ------------------------------------------------------------------ widgets
 
     def _make_welcome(self) -> QWidget:
+        """First view: what radviewer does in two lines, the two ways in, recent studies."""
         w = QWidget()
         lay = QVBoxLayout(w)
         lay.addStretch(1)
-        title = QLabel("<h2>radviewer</h2><p>Open a study folder from a CD, a PACS export or a "
-                       "USB stick: every series is found and shown correctly.<br>AI assist runs "
-                       f"models on a series. {RESEARCH_NOTICE}</p>")
+        title = QLabel(f"<h2>radviewer {__version__}</h2>")
         title.setAlignment(Qt.AlignmentFlag.AlignCenter)
-        title.setWordWrap(True)
         lay.addWidget(title)
-        for text, slot in (("Open folder…", self.choose_folder),
-                           ("Open sample study", self.open_sample)):
+        self.welcome_text = QLabel(
+            "Open a study folder from a CD, a PACS export or a USB stick to browse its series "
+            "and scroll, window, zoom and measure.<br>Run AI models on a series and judge "
+            f"their results as overlays you can export. <b>{RESEARCH_NOTICE}</b>")
+        self.welcome_text.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.welcome_text.setWordWrap(True)
+        lay.addWidget(self.welcome_text)
+        lay.addSpacing(12)
+        buttons = QHBoxLayout()
+        buttons.addStretch(1)
+        for text, slot in (("&Open folder…", self.choose_folder),
+                           ("Open &sample study", self.open_sample)):
             b = QPushButton(text)
             b.clicked.connect(slot)
-            b.setMaximumWidth(260)
-            lay.addWidget(b, 0, Qt.AlignmentFlag.AlignHCenter)
+            b.setMinimumWidth(180)
+            buttons.addWidget(b)
+        buttons.addStretch(1)
+        lay.addLayout(buttons)
+        lay.addSpacing(16)
+        recent_title = QLabel("&Recent studies")
+        recent_title.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        lay.addWidget(recent_title)
+        self.recent_list = QListWidget()
+        self.recent_list.setMinimumWidth(600)
+        self.recent_list.setMaximumWidth(760)
+        self.recent_list.setFixedHeight(170)
+        self.recent_list.itemActivated.connect(self._open_recent_item)
+        self.recent_list.itemClicked.connect(self._open_recent_item)
+        recent_title.setBuddy(self.recent_list)
+        lay.addWidget(self.recent_list, 0, Qt.AlignmentFlag.AlignHCenter)
         lay.addStretch(2)
         return w
+
+    def _open_recent_item(self, item: QListWidgetItem) -> None:
+        path = item.data(Qt.ItemDataRole.UserRole)
+        if path and os.path.isdir(path):
+            self.open_folder(path)
+        elif path:
+            self.statusBar().showMessage(f"{path} is no longer there (moved, or a removed "
+                                         "disc or stick?)", 8000)
 
     def _action(self, menu, text, slot, shortcut=None, checkable=False) -> QAction:
         a = QAction(text, self)
@@ -778,6 +814,7 @@ class MainWindow(QMainWindow):
     def _show_catalog(self, catalog: Catalog) -> None:
         current = self._current_uid()
         self.catalog = catalog
+        remember_catalog(catalog)  # these patients' identifiers never reach the log
         self.series_list.blockSignals(True)
         self.series_list.clear()
         for i, st in enumerate(catalog.stacks()):
@@ -840,6 +877,7 @@ class MainWindow(QMainWindow):
             px = StackPixels(stack)
             self._pixels_by_uid[stack.uid] = px
         self.center.setCurrentWidget(self._views_box)
+        self.slider.show()
         self.views[0].set_stack(px)
         if self.layout_mode == "1x3":
             self.set_layout("1x3")  # falls back to single when the stack cannot reformat
@@ -988,10 +1026,43 @@ class MainWindow(QMainWindow):
         self.result_panel.outline.setChecked(prefs.overlay_outline)
 
     def _fill_recent(self) -> None:
+        """Recent studies, newest first, in File ▸ Recent studies and on the welcome view.
+        Folders that are gone (a removed stick) are greyed once a background check has
+        looked: a stat on a hung network mount must not freeze the window."""
         self.recent_menu.clear()
-        for path in self.settings.value("recent", [], type=list) or []:
+        self.recent_list.clear()
+        paths = [str(p) for p in (self.settings.value("recent", [], type=list) or [])]
+        for path in paths:
             a = self.recent_menu.addAction(path)
             a.triggered.connect(lambda _=False, p=path: self.open_folder(p))
+            name = os.path.basename(path.rstrip(os.sep)) or path
+            item = QListWidgetItem(f"{name}    {os.path.dirname(path.rstrip(os.sep))}")
+            item.setData(Qt.ItemDataRole.UserRole, path)
+            item.setToolTip(path)
+            self.recent_list.addItem(item)
+        if not paths:
+            item = QListWidgetItem("No recent studies yet: open a folder or the sample study.")
+            item.setFlags(Qt.ItemFlag.NoItemFlags)
+            self.recent_list.addItem(item)
+        self.recent_menu.setEnabled(bool(paths))
+        if paths:
+            threading.Thread(target=self._check_recent, args=(paths,), name="recent-check",
+                             daemon=True).start()
+
+    def _check_recent(self, paths: list[str]) -> None:
+        """(background thread) Which recent folders are gone."""
+        missing = [p for p in paths if not os.path.isdir(p)]
+        try:
+            self._recent_checked.emit(missing)
+        except RuntimeError:  # the window was closed meanwhile
+            pass
+
+    def _grey_missing_recent(self, missing: list[str]) -> None:
+        for i in range(self.recent_list.count()):
+            item = self.recent_list.item(i)
+            if item.data(Qt.ItemDataRole.UserRole) in missing:
+                item.setText(item.text() + "    (not found)")
+                item.setFlags(item.flags() & ~Qt.ItemFlag.ItemIsEnabled)
 
     def _add_recent(self, path: str) -> None:
         recent = [p for p in (self.settings.value("recent", [], type=list) or []) if p != path]

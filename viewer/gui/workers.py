@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import logging
 import threading
-import traceback
 
 import numpy as np
 from PySide6.QtCore import QObject, Signal
@@ -19,6 +18,7 @@ from viewer.dicom.catalog import build_catalog
 from viewer.dicom.pixels import StackPixels
 from viewer.dicom.scan import iter_scan
 from viewer.errors import OperationCancelled, ViewerError
+from viewer.gui import crash
 
 log = logging.getLogger(__name__)
 
@@ -61,7 +61,8 @@ class Job(QObject):
         except ViewerError as exc:
             self.failed.emit(self.request, str(exc))
         except Exception as exc:  # the worker boundary: report, never kill the app
-            log.error("%s failed:\n%s", type(self).__name__, traceback.format_exc())
+            # A bug, not bad input: logged with its traceback and shown with the log's path.
+            crash.report(exc, f"background job {type(self).__name__}")
             self.failed.emit(self.request, f"{type(exc).__name__}: {exc}")
 
     def run(self) -> None:  # pragma: no cover - abstract

@@ -1,0 +1,147 @@
+"""The user log: where it lives, how it is written, and what keeps patient data out of it.
+
+The log is ``$XDG_STATE_HOME/radviewer/radviewer.log`` (``~/.local/state/radviewer`` by
+default), rotated at 1 MiB with three old files kept. Hard crashes of the interpreter
+(segmentation faults in a native library) are written by :mod:`faulthandler` to
+``fatal.log`` beside it.
+
+No patient data: log messages name code and files, never DICOM values, and as a second line of
+defence :class:`Redactor` replaces the identifiers of every study opened in this session
+(patient name and its parts, patient ID, birth date, accession number) by ``[redacted]`` in
+every record before it is written, tracebacks included.
+"""
+
+from __future__ import annotations
+
+import faulthandler
+import logging
+import logging.handlers
+import os
+import re
+import threading
+import traceback
+from collections.abc import Iterable
+from pathlib import Path
+
+LOG_NAME = "radviewer.log"
+REDACTED = "[redacted]"
+_MIN_TERM = 3  # shorter name parts ("Li", initials) would redact ordinary words
+
+
+def log_dir() -> Path:
+    """The user's log folder for radviewer (created)."""
+    base = os.environ.get("XDG_STATE_HOME") or os.path.join(os.path.expanduser("~"), ".local",
+                                                            "state")
+    d = Path(base) / "radviewer"
+    d.mkdir(parents=True, exist_ok=True)
+    return d
+
+
+class Redactor(logging.Filter):
+    """Replaces known patient identifiers in log records (case-insensitive)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._lock = threading.Lock()
+        self._terms: set[str] = set()
+        self._pattern: re.Pattern[str] | None = None
+
+    def add_patient(self, *, name: str = "", patient_id: str = "", birth_date: str = "",
+                    accession: str = "") -> None:
+        """Remember one patient's identifiers; ``name`` is a DICOM PN (``Family^Given``)."""
+        terms = {patient_id.strip(), birth_date.strip(), accession.strip()}
+        clean = name.replace("^", " ").replace("=", " ").strip()
+        terms.add(clean)
+        terms.update(clean.split())
+        self.add_terms(terms)
+
+    def add_terms(self, terms: Iterable[str]) -> None:
+        with self._lock:
+            self._terms.update(t for t in terms if len(t) >= _MIN_TERM)
+            # Longest first, so "Jane Doe" is replaced whole before "Jane".
+            ordered = sorted(self._terms, key=len, reverse=True)
+            self._pattern = (re.compile("|".join(re.escape(t) for t in ordered), re.IGNORECASE)
+                             if ordered else None)
+
+    def redact(self, text: str) -> str:
+        pattern = self._pattern
+        return pattern.sub(REDACTED, text) if pattern is not None else text
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if self._pattern is not None:
+            message = record.getMessage()
+            if record.exc_info:  # format the traceback now, so it is redacted too
+                message += "\n" + "".join(traceback.format_exception(*record.exc_info))
+                record.exc_info = None
+                record.exc_text = None
+            record.msg = self.redact(message)
+            record.args = None
+        return True
+
+
+REDACTOR = Redactor()
+_handler: logging.Handler | None = None
+_fatal_file = None
+
+
+def setup_logging(folder: Path | None = None) -> Path:
+    """Send the ``radviewer`` and ``viewer`` loggers to the user log; returns its path.
+
+    Idempotent; the handler carries :data:`REDACTOR`.
+    """
+    global _handler
+    folder = folder or log_dir()
+    path = folder / LOG_NAME
+    if _handler is not None and Path(getattr(_handler, "baseFilename", "")) == path:
+        return path
+    handler = logging.handlers.RotatingFileHandler(path, maxBytes=2**20, backupCount=3,
+                                                   encoding="utf-8")
+    handler.setFormatter(logging.Formatter(
+        "%(asctime)s %(levelname)s %(threadName)s %(name)s: %(message)s"))
+    handler.addFilter(REDACTOR)
+    for name in ("radviewer", "viewer"):
+        lg = logging.getLogger(name)
+        if _handler is not None:
+            lg.removeHandler(_handler)
+        lg.addHandler(handler)
+        lg.setLevel(logging.INFO)
+    _handler = handler
+    return path
+
+
+def enable_fatal_log(folder: Path | None = None) -> Path | None:
+    """Write interpreter crashes (native faults) to ``fatal.log`` in the log folder."""
+    global _fatal_file
+    path = (folder or log_dir()) / "fatal.log"
+    try:
+        _fatal_file = open(path, "a", encoding="utf-8")  # noqa: SIM115 (open for the process)
+    except OSError:
+        return None
+    faulthandler.enable(file=_fatal_file)
+    return path
+
+
+def remember_catalog(catalog) -> None:
+    """Add the identifiers of every patient and study in ``catalog`` to :data:`REDACTOR`."""
+    for p in catalog.patients:
+        REDACTOR.add_patient(name=p.name, patient_id=p.patient_id, birth_date=p.birth_date)
+    for st in catalog.stacks():
+        h = st.first
+        REDACTOR.add_patient(name=h.patient_name, patient_id=h.patient_id,
+                             birth_date=h.patient_birth_date, accession=h.accession_number)
+
+
+def format_exception(etype, value, tb) -> str:
+    """A traceback for the log: code locations and the message, without local variables."""
+    return "".join(traceback.format_exception(etype, value, tb))
+
+
+def stop_logging() -> None:
+    """Detach and close the user log (tests; the app keeps it to the end)."""
+    global _handler
+    if _handler is None:
+        return
+    for name in ("radviewer", "viewer"):
+        logging.getLogger(name).removeHandler(_handler)
+    _handler.close()
+    _handler = None
