@@ -18,6 +18,10 @@ def _dark_palette(app) -> None:
                         (QPalette.ColorRole.Highlight, QColor(60, 110, 170)),
                         (QPalette.ColorRole.Link, QColor(120, 170, 240))):
         p.setColor(role, color)
+    grey = QColor(120, 120, 124)  # disabled entries (e.g. a recent study that is gone)
+    for role in (QPalette.ColorRole.Text, QPalette.ColorRole.WindowText,
+                 QPalette.ColorRole.ButtonText):
+        p.setColor(QPalette.ColorGroup.Disabled, role, grey)
     app.setStyle("Fusion")
     app.setPalette(p)
 
