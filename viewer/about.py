@@ -43,6 +43,20 @@ def about_html() -> str:
     for title, text, licence in DATA_CREDITS:
         rows.append(f"<li><b>{escape(title)}</b> — licence: {escape(licence)}<br>"
                     f"{escape(text)}</li>")
-    rows.append("</ul><p>radviewer uses PySide6 (LGPL), pydicom, highdicom, numpy, "
-                "onnxruntime, pyqtgraph and Pillow.</p>")
+    rows.append("</ul><h4>Software</h4><p>radviewer is licensed under Apache-2.0. It uses Qt "
+                "through PySide6 (LGPL-3.0), pydicom, highdicom, numpy, onnxruntime, "
+                "pyqtgraph, Pillow, GDCM, pylibjpeg (libjpeg, OpenJPEG, RLE) and CharLS "
+                "(pyjpegls), each under its own licence.")
+    folder = libraries_licence_folder()
+    if folder:
+        rows.append(f" Their licence texts are in {escape(folder)} (the *.dist-info "
+                    "folders).")
+    rows.append("</p>")
     return "\n".join(rows)
+
+
+def libraries_licence_folder() -> str | None:
+    """In the packaged app, the folder holding the bundled libraries' licence texts."""
+    import sys
+
+    return getattr(sys, "_MEIPASS", None) if getattr(sys, "frozen", False) else None

@@ -43,6 +43,9 @@ def test_bundle_holds_models_sample_and_desktop_entry(bundle):
     desktop = (bundle / "radviewer.desktop").read_text()
     assert "Exec=radviewer" in desktop and "Icon=radviewer" in desktop
     assert (bundle / "radviewer.png").stat().st_size > 1000
+    # The libraries' licence texts travel with them (Qt's LGPL among them).
+    assert list(internal.glob("pyside6_essentials-*.dist-info"))
+    assert list(internal.glob("pydicom-*.dist-info/licenses/LICENSE"))
     # Unused Qt modules and the conversion/test libraries stay out.
     assert not list(internal.glob("PySide6/QtNetwork*.so"))
     assert not list(internal.glob("PySide6/QtQml*.so"))
