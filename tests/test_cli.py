@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import os
+import re
 import subprocess
 import sys
 
@@ -60,3 +62,22 @@ def test_info_folder_without_images_exit_2(tmp_path):
     assert r.returncode == 2
     lines = r.stderr.strip().splitlines()
     assert len(lines) == 1 and "no DICOM image found" in lines[0] and "2 files skipped" in lines[0]
+
+
+def test_window_starts_with_the_sample_without_the_heavy_libraries(tmp_path):
+    """`radviewer --sample --exit-after-first-image`: the real window paints the sample's first
+    slice and quits 0; onnxruntime and highdicom are not on the start-up path."""
+    env = dict(os.environ, QT_QPA_PLATFORM="offscreen", XDG_CONFIG_HOME=str(tmp_path),
+               XDG_STATE_HOME=str(tmp_path))
+    proc = subprocess.run([sys.executable, "-m", "viewer.cli", "--sample",
+                           "--exit-after-first-image"], capture_output=True, text=True,
+                          timeout=120, env=env)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert re.search(r"first image: [0-9.]+ s after launch", proc.stdout), proc.stdout
+    assert "heavy modules loaded: none" in proc.stdout
+    assert (tmp_path / "radviewer" / "radviewer.log").exists()  # the user log is in place
+
+
+def test_analyze_without_a_study_is_a_usage_error(capsys):
+    assert main(["analyze", "--model", "brainchop-tissue", "--out", "unused"]) == 2
+    assert "give a study folder (PATH) or --sample" in capsys.readouterr().err
