@@ -66,6 +66,7 @@ class CrashReporter(QObject):
             box = QMessageBox(QMessageBox.Icon.Critical, "radviewer: unexpected error", "",
                               QMessageBox.StandardButton.Ok, self.window)
             box.setWindowModality(Qt.WindowModality.NonModal)
+            box.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)  # a new one next time
             box.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
             box.finished.connect(self._closed)
             self.box = box
