@@ -1,5 +1,5 @@
-# Sourced by scripts/start and scripts/test: create .venv and install radviewer into it.
-# Re-installs only when pyproject.toml changed since the last install.
+# Sourced by scripts/start, scripts/test and packaging/build.sh: create .venv and install
+# radviewer into it with the extras named in $1 (comma-separated, may be empty).
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
@@ -29,14 +29,32 @@ if [ ! -x "$VENV/bin/python" ]; then
     fi
 fi
 
+# The stamp records pyproject.toml's hash and every extra installed so far. scripts/start (no
+# extras), scripts/test (test), --convert and --package share this one environment: a command
+# installs only when an extra it needs is missing or pyproject.toml changed, and then installs
+# the union, so the commands never reinstall each other's extras back and forth. With the stamp
+# current nothing touches the network: offline, everything installed, the commands still start.
 STAMP="$VENV/.radviewer-installed"
-WANT="$(sha256sum pyproject.toml | cut -c1-16) extras=[$EXTRAS]"
-if [ ! -f "$STAMP" ] || ! grep -qxF "$WANT" "$STAMP"; then
-    echo "radviewer: installing dependencies (first run takes a minute)" >&2
-    "$VENV/bin/python" -m pip install --quiet --upgrade pip
+HASH="$(sha256sum pyproject.toml | cut -c1-16)"
+have_hash="" have_extras=""
+if [ -f "$STAMP" ]; then
+    read -r have_hash have_extras <"$STAMP" || true
+    # A stamp of an older format (or a hand-edited one) counts as no extras.
+    [[ "$have_extras" =~ ^[a-z0-9,-]*$ ]] || have_extras=""
+fi
+union="$(printf '%s\n' ${have_extras//,/ } ${EXTRAS//,/ } | sed '/^$/d' | sort -u | paste -sd, -)"
+missing=""
+for extra in ${EXTRAS//,/ }; do
+    case ",$have_extras," in *",$extra,"*) ;; *) missing+="$extra " ;; esac
+done
+if [ "$have_hash" != "$HASH" ] || [ -n "$missing" ]; then
+    echo "radviewer: installing dependencies${union:+ (extras: $union)}" \
+        "(first run takes a minute)" >&2
+    # A newer pip is nice to have, not needed: never fail (or wait long) on it offline.
+    "$VENV/bin/python" -m pip install --quiet --upgrade --timeout 15 pip 2>/dev/null || true
     spec="."
-    [ -n "$EXTRAS" ] && spec=".[$EXTRAS]"
+    [ -n "$union" ] && spec=".[$union]"
     "$VENV/bin/python" -m pip install --quiet -e "$spec"
-    echo "$WANT" >"$STAMP"
+    echo "$HASH $union" >"$STAMP"
 fi
 export PATH="$VENV/bin:$PATH"

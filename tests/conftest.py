@@ -6,6 +6,7 @@ import os
 from pathlib import Path
 
 import pytest
+from skip_reasons import NO_DATA, SUMMARY
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
@@ -27,8 +28,22 @@ SHARED_DATA = _shared_data()
 @pytest.fixture(scope="session")
 def shared_data() -> Path:
     if SHARED_DATA is None:
-        pytest.skip("../shared/data is not present beside this checkout")
+        pytest.skip(NO_DATA)
     return SHARED_DATA
+
+
+def pytest_terminal_summary(terminalreporter):
+    """One line per opt-in or missing prerequisite, so a green run says what it did not test."""
+    counts: dict[str, int] = {}
+    for rep in terminalreporter.stats.get("skipped", []):
+        longrepr = getattr(rep, "longrepr", None)
+        reason = longrepr[2] if isinstance(longrepr, tuple) else str(longrepr)
+        for key in SUMMARY:
+            if key in reason:
+                counts[key] = counts.get(key, 0) + 1
+    for key, n in counts.items():
+        terminalreporter.write_line(
+            f"{n} test{'s' if n > 1 else ''} skipped: {SUMMARY[key]}", yellow=True)
 
 
 @pytest.fixture(scope="session")
