@@ -81,3 +81,29 @@ def test_window_starts_with_the_sample_without_the_heavy_libraries(tmp_path):
 def test_analyze_without_a_study_is_a_usage_error(capsys):
     assert main(["analyze", "--model", "brainchop-tissue", "--out", "unused"]) == 2
     assert "give a study folder (PATH) or --sample" in capsys.readouterr().err
+
+
+def test_help_lists_every_command_and_the_window():
+    r = _run("--help")
+    assert r.returncode == 0, r.stderr
+    for command, words in (("info", "list the patients"), ("models", "list AI models"),
+                           ("analyze", "run one model"), ("export", "annotated image")):
+        assert re.search(rf"^\s+{command}\s+{words}", r.stdout, re.M), r.stdout
+    assert "radviewer PATH" in r.stdout and "--sample" in r.stdout
+    assert "--exit-after-first-image" in r.stdout
+    assert "exit status: 0 done, 1 failure, 2 bad input, 130 interrupted" in r.stdout
+    assert _run("--sample", "--help").stdout == r.stdout  # one help, however it is asked
+    assert _run("export", "--help").stdout.startswith("usage: radviewer export [-h]")
+
+
+def test_the_readme_exit_status_table_is_the_code():
+    from pathlib import Path
+
+    from viewer.cli_common import EXIT_CODES
+
+    text = (Path(__file__).resolve().parents[1] / "README.md").read_text(encoding="utf-8")
+    start = text.index("| Exit status |")
+    rows = text[start:].split("\n\n", 1)[0].splitlines()[2:]
+    table = [tuple(cell.strip().strip("`") for cell in row.strip("|").split("|"))
+             for row in rows]
+    assert table == [(str(code), when) for code, _, when in EXIT_CODES]

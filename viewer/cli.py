@@ -1,4 +1,6 @@
-"""Headless command line: ``radviewer info PATH [--json]`` and ``radviewer info --sample``.
+"""The ``radviewer`` entry point: the window (``radviewer [PATH] [--sample]``) or a headless
+command (``info``, ``models``, ``analyze``, ``export``); ``radviewer info PATH [--json]`` lives
+here, the others in :mod:`viewer.cli_models` and :mod:`viewer.cli_export`.
 
 Heavy imports (pydicom, numpy) happen inside the commands, so ``radviewer --help`` is instant.
 """
@@ -12,10 +14,7 @@ import sys
 from typing import Any
 
 from viewer import __version__
-
-EXIT_OK = 0
-EXIT_FAILURE = 1
-EXIT_USAGE = 2
+from viewer.cli_common import EXIT_CODES, EXIT_OK, EXIT_USAGE, fail, guarded
 
 INFO_SCHEMA = "radviewer.info/1"
 
@@ -153,8 +152,7 @@ def cmd_info(args: argparse.Namespace) -> int:
 
     path = str(sample_study_dir()) if args.sample else args.path
     if not path:
-        print("radviewer info: give a PATH or --sample", file=sys.stderr)
-        return EXIT_USAGE
+        return fail("info", "give a PATH or --sample", EXIT_USAGE)
     progress = None
     if not args.json and sys.stderr.isatty():
 
@@ -164,8 +162,10 @@ def cmd_info(args: argparse.Namespace) -> int:
     try:
         catalog = scan_folder(path, progress=progress)
     except StudyNotFoundError as exc:
-        print(f"radviewer info: {exc}", file=sys.stderr)
-        return EXIT_USAGE
+        return fail("info", str(exc), EXIT_USAGE)
+    from viewer.logs import remember_catalog
+
+    remember_catalog(catalog)  # a bug report in the log must not name the patient
     if progress is not None:
         print("\r", end="", file=sys.stderr)
     doc = catalog_json(catalog)
@@ -181,20 +181,40 @@ def cmd_info(args: argparse.Namespace) -> int:
             first = catalog.skipped[0]
             why = f" ({n} file{'s' if n > 1 else ''} skipped; {os.path.basename(first.path)}: "
             why += f"{first.reason})"
-        print(f"radviewer info: {path}: no DICOM image found{why}", file=sys.stderr)
-        return EXIT_USAGE
+        return fail("info", f"{path}: no DICOM image found{why}", EXIT_USAGE)
     return EXIT_OK
 
 
+_USAGE = """radviewer [PATH | --sample] [--exit-after-first-image]   the window
+       radviewer COMMAND [options]                               headless (COMMAND --help)"""
+
+_WINDOW_HELP = """the window:
+  radviewer                   the welcome view (File > Open folder)
+  radviewer PATH              open a study folder (or one DICOM file)
+  radviewer --sample          open the bundled sample study
+  --exit-after-first-image    quit once the first image is painted and print how long that
+                              took (start-up benchmark and installer smoke test)"""
+
+
+def _epilog() -> str:
+    codes = ", ".join(f"{code} {word}" for code, word, _ in EXIT_CODES)
+    return f"exit status: {codes} (README > Command line)."
+
+
 def build_parser() -> argparse.ArgumentParser:
+    """The parser of the headless commands; its help also shows how to start the window."""
     parser = argparse.ArgumentParser(
-        prog="radviewer",
-        description="radviewer: radiology viewer with AI assist "
-        "(research use, not a diagnosis).",
+        prog="radviewer", usage=_USAGE,
+        description="radviewer: radiology viewer with AI assist (research use, not a "
+        f"diagnosis).\n\n{_WINDOW_HELP}",
+        epilog=_epilog(), formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("--version", action="version", version=f"radviewer {__version__}")
-    sub = parser.add_subparsers(dest="command")
-    info = sub.add_parser("info", help="list the patients, studies and series in a folder")
+    sub = parser.add_subparsers(dest="command", title="commands", metavar="COMMAND",
+                                prog="radviewer")
+    info = sub.add_parser("info", help="list the patients, studies and series in a folder",
+                          description="List the patients, studies and series in a folder; "
+                          "[N] is the index that --series N of the other commands takes.")
     info.add_argument("path", nargs="?", help="study folder (or a single DICOM file)")
     info.add_argument("--sample", action="store_true", help="use the bundled sample study")
     info.add_argument("--json", action="store_true", help="print the radviewer.info/1 document")
@@ -210,21 +230,14 @@ _COMMANDS = ("info", "models", "analyze", "export")
 
 def gui_main(argv: list[str]) -> int:
     """``radviewer [PATH] [--sample]``: the desktop window."""
-    parser = argparse.ArgumentParser(
-        prog="radviewer",
-        description="radviewer: radiology viewer with AI assist (research use, not a "
-        "diagnosis). Headless commands: radviewer info --help.",
-    )
+    parser = argparse.ArgumentParser(prog="radviewer", usage=_USAGE, add_help=False)
     parser.add_argument("--version", action="version", version=f"radviewer {__version__}")
-    parser.add_argument("path", nargs="?", help="study folder to open")
-    parser.add_argument("--sample", action="store_true", help="open the bundled sample study")
-    parser.add_argument("--exit-after-first-image", action="store_true",
-                        help="quit once the first image is on screen and print how long that "
-                        "took (start-up benchmark and installer smoke test)")
+    parser.add_argument("path", nargs="?")
+    parser.add_argument("--sample", action="store_true")
+    parser.add_argument("--exit-after-first-image", action="store_true")
     args = parser.parse_args(argv)
     if args.path and not os.path.exists(args.path):
-        print(f"radviewer: {args.path}: no such file or folder", file=sys.stderr)
-        return EXIT_USAGE
+        return fail("", f"{args.path}: no such file or folder", EXIT_USAGE)
     from viewer.app import run_gui
 
     return run_gui(args.path, sample=args.sample,
@@ -232,12 +245,19 @@ def gui_main(argv: list[str]) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Run ``radviewer ARGV``; returns the exit status (see :data:`EXIT_CODES`)."""
     argv = sys.argv[1:] if argv is None else argv
-    if not argv or argv[0] not in _COMMANDS:
-        return gui_main(argv)
-    parser = build_parser()
-    args = parser.parse_args(argv)
-    return int(args.func(args))
+    if argv and argv[0] in _COMMANDS:
+        args = build_parser().parse_args(argv)
+        if getattr(args, "path", None):  # hidden in the log before anything can log it
+            from viewer.logs import remember_root
+
+            remember_root(args.path)
+        return guarded(args.command, lambda: args.func(args))
+    if any(a in ("-h", "--help") for a in argv):
+        # One help for the window and every command.
+        return guarded("", lambda: build_parser().print_help() or EXIT_OK)
+    return gui_main(argv)
 
 
 if __name__ == "__main__":

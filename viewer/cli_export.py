@@ -1,8 +1,8 @@
 """``radviewer export PATH --series N|UID [--slice K] [--window C,W | --preset NAME]
-[--seg FILE | --model ID] --out FILE.png|FILE.jpg|FILE.dcm|DIR``.
+[--seg FILE | --model ID] --out FILE.png|FILE.jpg|FILE.dcm|DIR [--skip-bad]``.
 
 The same images as the window's native-resolution export: :mod:`viewer.export.scene` and
-:mod:`viewer.export.compose` draw both.
+:mod:`viewer.export.compose` draw both. Colour images are drawn as stored (no window).
 """
 
 from __future__ import annotations
@@ -12,9 +12,10 @@ import sys
 import threading
 from pathlib import Path
 
+from viewer.cli_common import EXIT_FAILURE, EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE, fail, warn
 from viewer.paths import study_path
 
-EXIT_OK, EXIT_FAILURE, EXIT_USAGE = 0, 1, 2
+SINGLE_SUFFIXES = (".png", ".jpg", ".jpeg", ".dcm")  # any other --out is a folder
 
 
 def _parse_window(text: str):
@@ -30,11 +31,17 @@ def _parse_window(text: str):
     return Window(c, w, "custom")
 
 
-def _preset(name: str, pixels, index: int):
+def _preset(name: str, pixels, index: int, where: str):
+    """The window ``--preset name`` gives; a CT preset on another modality is used, with a
+    warning (its HU values rarely fit: the image is mostly black or white)."""
     from viewer.display.window import CT_PRESETS, auto_window, header_windows
 
     key = name.lower()
     if key in CT_PRESETS:
+        modality = pixels.stack.first.modality
+        if modality != "CT":
+            warn("export", f"--preset {key} is a CT window in HU; {where} is "
+                 f"{modality or 'not CT'}: try --preset auto or header")
         return CT_PRESETS[key]
     if key == "auto":
         return auto_window(pixels.real(index))
@@ -65,30 +72,26 @@ def _slices(text: str | None, n: int, default: int) -> list[int]:
 
 def cmd_export(args: argparse.Namespace) -> int:
     from viewer.ai.result import result_from_seg
-    from viewer.cli_models import _pick_stack, run_model
+    from viewer.cli_models import pick_stack, run_model, series_index
     from viewer.dicom.pixels import StackPixels
     from viewer.dicom.scan import scan_folder
-    from viewer.errors import ExportError, OperationCancelled, ViewerError
-    from viewer.export import images
-    from viewer.export.compose import render
-    from viewer.export.scene import slice_scene
-
-    def fail(msg: str, code: int) -> int:
-        print(f"radviewer export: {msg}", file=sys.stderr)
-        return code
+    from viewer.errors import DicomReadError, ExportError, OperationCancelled, ViewerError
+    from viewer.logs import remember_catalog
 
     if args.seg and args.model:
-        return fail("give --seg or --model, not both", EXIT_USAGE)
+        return fail("export", "give --seg or --model, not both", EXIT_USAGE)
     if not 1 <= args.scale <= 8:
-        return fail("--scale: give an integer factor from 1 to 8", EXIT_USAGE)
-    out = Path(args.out)
-    suffix = out.suffix.lower()
-    single = suffix in (".png", ".jpg", ".jpeg", ".dcm")
+        return fail("export", "--scale: give an integer factor from 1 to 8", EXIT_USAGE)
     try:
         catalog = scan_folder(study_path(args.path, args.sample))
-        stack = _pick_stack(catalog, args.series)
+        remember_catalog(catalog)
+        stack = pick_stack(catalog, args.series)
     except (ViewerError, LookupError) as exc:
-        return fail(str(exc), EXIT_USAGE)
+        return fail("export", str(exc), EXIT_USAGE)
+    index = series_index(catalog, stack)
+    if not stack.rows or not stack.columns:
+        return fail("export", f"{stack.first.path}: Rows x Columns is {stack.rows}x"
+                    f"{stack.columns}: no image to draw", EXIT_USAGE)
     pixels = StackPixels(stack)
     result = None
     try:
@@ -99,80 +102,126 @@ def cmd_export(args: argparse.Namespace) -> int:
         elif args.model:
             result = run_model(args.model, stack, pixels, quiet=args.quiet)
     except LookupError as exc:
-        return fail(str(exc), EXIT_USAGE)
+        return fail("export", str(exc), EXIT_USAGE)
     except OperationCancelled:
-        return fail("cancelled; nothing was written", EXIT_FAILURE)
+        return fail("export", "interrupted; nothing was written", EXIT_INTERRUPTED)
+    except DicomReadError as exc:
+        return fail("export", str(exc), EXIT_USAGE)
     except ViewerError as exc:
-        return fail(str(exc), EXIT_FAILURE)
-    default = stack.n_frames // 2
-    if result is not None and result.label_volume is not None and result.label_volume.any():
-        default = int(result.label_volume.reshape(stack.n_frames, -1).astype(bool)
-                      .sum(axis=1).argmax())  # the slice with the most labelled pixels
-    elif result is not None and result.slice_scores is not None and result.top_label:
-        col = [lab.name for lab in result.labels].index(result.top_label)
-        default = int(result.slice_scores[:, col].argmax())
+        return fail("export", str(exc), EXIT_FAILURE)
     try:
-        if args.slice is None and not single:
-            indices = list(range(stack.n_frames))  # a folder: the whole series
-        else:
-            indices = _slices(args.slice, stack.n_frames, default)
-        if single and len(indices) > 1:
-            raise ValueError("--slice with a range needs a folder as --out")
-        if args.window:
-            window = _parse_window(args.window)
-        elif args.preset:
-            window = _preset(args.preset, pixels, indices[0])
-        else:
-            window = None
+        return _export(args, catalog, stack, index, pixels, result)
+    except (OperationCancelled, KeyboardInterrupt):
+        return fail("export", "interrupted; nothing was written", EXIT_INTERRUPTED)
+    except DicomReadError as exc:
+        folder = Path(args.out).suffix.lower() not in SINGLE_SUFFIXES
+        hint = " (--skip-bad leaves such slices out)" if folder and not args.skip_bad else ""
+        return fail("export", f"{exc}{hint}", EXIT_USAGE)
+    except ExportError as exc:
+        return fail("export", str(exc), EXIT_FAILURE)
     except ValueError as exc:
-        return fail(str(exc), EXIT_USAGE)
+        return fail("export", str(exc), EXIT_USAGE)
+
+
+def _warn_spacing(stack, where: str) -> None:
+    from viewer.export.scene import usable_spacing
+
+    stored = stack.first.pixel_spacing
+    if stored is not None and usable_spacing(stored) != tuple(stored):
+        warn("export", f"{where}: Pixel Spacing (0028,0030) {stored[0]:g}\\{stored[1]:g} is not "
+             "usable (zero, negative or out of range): treated as absent (square pixels; the "
+             "scale bar assumes 1 mm)")
+
+
+def _default_slice(stack, result) -> int:
+    """The middle slice, or the one with the most labelled pixels / the top score."""
+    if result is not None and result.label_volume is not None and result.label_volume.any():
+        return int(result.label_volume.reshape(stack.n_frames, -1).astype(bool)
+                   .sum(axis=1).argmax())
+    if result is not None and result.slice_scores is not None and result.top_label:
+        col = [lab.name for lab in result.labels].index(result.top_label)
+        return int(result.slice_scores[:, col].argmax())
+    return stack.n_frames // 2
+
+
+def _export(args, catalog, stack, index: int, pixels, result) -> int:
+    """Render and write; raises ValueError (usage), DicomReadError, ExportError."""
+    from viewer.errors import DicomReadError
+    from viewer.export import images
+    from viewer.export.compose import render
+    from viewer.export.scene import slice_scene
+
+    where = f"series [{index}]"
+    out = Path(args.out).expanduser()
+    suffix = out.suffix.lower()
+    single = suffix in SINGLE_SUFFIXES
+    if args.slice is None and not single:
+        indices = list(range(stack.n_frames))  # a folder: the whole series
+    else:
+        indices = _slices(args.slice, stack.n_frames, _default_slice(stack, result))
+    if single and len(indices) > 1:
+        raise ValueError("--slice with a range needs a folder as --out")
+    colour = len(pixels.frame_shape) == 3
+    window = None
+    if colour and (args.window or args.preset):
+        warn("export", f"{where} is colour ({stack.first.photometric}): it is drawn as "
+             f"stored; --{'window' if args.window else 'preset'} is not used")
+    elif args.window:
+        window = _parse_window(args.window)
+    elif args.preset:
+        window = _preset(args.preset, pixels, indices[0], where)
+
+    _warn_spacing(stack, where)
 
     def scene_of(k: int):
         return slice_scene(pixels, k, window, result=result, outline=args.outline,
                            opacity=args.opacity, include_patient=args.include_patient_details)
 
     h = stack.first
-    try:
-        if single and not out.parent.exists():
-            try:
-                out.parent.mkdir(parents=True)
-            except OSError as exc:
-                from viewer.export.atomic import explain
+    if single and not out.parent.exists():
+        try:
+            out.parent.mkdir(parents=True)
+        except OSError as exc:
+            from viewer.export.atomic import explain
 
-                raise explain(out.parent, exc, "cannot create the folder") from exc
-        if suffix == ".dcm":
-            from viewer.export.capture import write_secondary_capture
+            raise explain(out.parent, exc, "cannot create the folder") from exc
+    skipped: list[tuple[int, str]] = []
+    if suffix == ".dcm":
+        from viewer.export.capture import write_secondary_capture
 
-            scene = scene_of(indices[0])
-            write_secondary_capture(
-                render(scene, args.scale), stack.frames[indices[0]].header, out,
-                burned_in_patient_details=args.include_patient_details,
-                letters=scene.letters, overwrite=args.overwrite)
-            written = [out]
-        elif single:
-            written = [images.save_image(render(scene_of(indices[0]), args.scale), out,
-                                         args.overwrite)]
-        else:
-            def progress(done: int, total: int) -> None:
-                if not args.quiet:
-                    bar = "#" * int(30 * done / max(total, 1))
-                    print(f"\r[{bar:<30}] {done}/{total}", end="", file=sys.stderr, flush=True)
+        scene = scene_of(indices[0])
+        write_secondary_capture(
+            render(scene, args.scale), stack.frames[indices[0]].header, out,
+            burned_in_patient_details=args.include_patient_details,
+            letters=scene.letters, overwrite=args.overwrite)
+        written = [out]
+    elif single:
+        written = [images.save_image(render(scene_of(indices[0]), args.scale), out,
+                                     args.overwrite)]
+    else:
+        def progress(done: int, total: int) -> None:
+            if not args.quiet:
+                bar = "#" * int(30 * done / max(total, 1))
+                print(f"\r[{bar:<30}] {done}/{total}", end="", file=sys.stderr, flush=True)
 
-            ext = "." + args.format
+        ext = "." + args.format
+        try:
             written = images.export_series(
                 lambda k: render(scene_of(k), args.scale), indices, out,
-                lambda k: images.default_name(h.modality, h.series_number, k + 1, ext),
-                overwrite=args.overwrite, progress=progress, cancel=threading.Event())
+                lambda k: images.default_name(h.modality, h.series_number, k + 1, ext,
+                                              series_index=index),
+                overwrite=args.overwrite, progress=progress, cancel=threading.Event(),
+                skipped=skipped if args.skip_bad else None)
+        finally:
             if not args.quiet:
                 print(file=sys.stderr)
-    except OperationCancelled:
-        return fail("cancelled; nothing was written", EXIT_FAILURE)
-    except ExportError as exc:
-        return fail(str(exc), EXIT_FAILURE)
-    except ValueError as exc:
-        return fail(str(exc), EXIT_USAGE)
-    where = written[0] if len(written) == 1 else f"{len(written)} files in {out}"
-    print(f"wrote {where}" + (" (research use — not a diagnosis)" if result else ""))
+    for k, reason in skipped:
+        warn("export", f"skipped slice {k + 1}: {reason}")
+    if not written:
+        raise DicomReadError(f"{out}: every slice of {where} was skipped; nothing was written")
+    what = written[0] if len(written) == 1 else f"{len(written)} files in {out}"
+    left = f", {len(skipped)} bad slice(s) skipped" if skipped else ""
+    print(f"wrote {what}{left}" + (" (research use — not a diagnosis)" if result else ""))
     return EXIT_OK
 
 
@@ -181,7 +230,9 @@ def add_parser(sub) -> None:
         "export", help="annotated image(s) of a series: PNG/JPEG, or DICOM secondary capture")
     ex.add_argument("path", nargs="?", help="study folder")
     ex.add_argument("--sample", action="store_true", help="use the bundled sample study")
-    ex.add_argument("--series", help="series number as listed by radviewer info, or its UID")
+    from viewer.cli_models import SERIES_HELP
+
+    ex.add_argument("--series", help=SERIES_HELP)
     ex.add_argument("--slice", help="slice number (1-based) or range A-B; default: the middle "
                     "slice, or the one with the most labelled pixels / the top score")
     win = ex.add_mutually_exclusive_group()
@@ -191,7 +242,8 @@ def add_parser(sub) -> None:
     src.add_argument("--seg", help="a DICOM SEG file to lay over the series")
     src.add_argument("--model", help="run this model first (radviewer models) and show it")
     ex.add_argument("--out", required=True,
-                    help="FILE.png, FILE.jpg, FILE.dcm (secondary capture) or a folder")
+                    help="FILE.png, FILE.jpg, FILE.dcm (secondary capture) or a folder "
+                    "(files named MODALITY_iINDEX_sSERIESNUMBER_SLICE, e.g. CT_i1_s3_0139.png)")
     ex.add_argument("--format", choices=("png", "jpg"), default="png",
                     help="image format when --out is a folder (default png)")
     ex.add_argument("--scale", type=int, default=1, help="integer zoom of the native image")
@@ -200,5 +252,7 @@ def add_parser(sub) -> None:
     ex.add_argument("--include-patient-details", action="store_true",
                     help="draw patient name, ID, birth date and accession (left out by default)")
     ex.add_argument("--overwrite", action="store_true", help="replace existing files")
+    ex.add_argument("--skip-bad", action="store_true",
+                    help="series export: leave out slices that cannot be read, and list them")
     ex.add_argument("--quiet", action="store_true", help="no progress on stderr")
     ex.set_defaults(func=cmd_export)

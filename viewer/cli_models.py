@@ -1,17 +1,26 @@
-"""``radviewer models [--json]`` and ``radviewer analyze PATH --model ID ... --out DIR``."""
+"""``radviewer models [--json]`` and ``radviewer analyze PATH --model ID ... --out DIR``.
+
+``analyze`` checks its destination before the model runs, writes every file into a hidden
+folder inside ``--out`` and moves them into place only when all are done: a full or read-only
+disk, a failure or Ctrl+C leave no partial output.
+"""
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
+import shutil
 import sys
+import tempfile
 import threading
 from pathlib import Path
 
-from viewer.export.atomic import atomic_write
+from viewer.cli_common import EXIT_FAILURE, EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE, fail
+from viewer.export.atomic import atomic_write, explain
 from viewer.paths import study_path
 
-EXIT_OK, EXIT_FAILURE, EXIT_USAGE = 0, 1, 2
+SERIES_HELP = "the index [N] that radviewer info prints (default 1), or a series UID"
 MODELS_SCHEMA = "radviewer.models/1"
 
 
@@ -51,7 +60,9 @@ def cmd_models(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def _pick_stack(catalog, which: str | None):
+def pick_stack(catalog, which: str | None):
+    """The stack ``--series`` names: the 1-based index ``radviewer info`` prints ([N]), or a
+    series UID (a split stack's ``uid`` too). Raises LookupError with the choices."""
     stacks = catalog.stacks()
     if not stacks:
         raise LookupError("no image series in this folder")
@@ -65,7 +76,13 @@ def _pick_stack(catalog, which: str | None):
     for st in stacks:
         if which in (st.uid, st.series_uid):
             return st
-    raise LookupError(f"--series {which}: no series with that number or UID (radviewer info)")
+    raise LookupError(f"--series {which}: no series with that index or UID (radviewer info "
+                      f"lists them as [1] to [{len(stacks)}])")
+
+
+def series_index(catalog, stack) -> int:
+    """The 1-based index of ``stack`` as ``radviewer info`` prints it."""
+    return next(i for i, st in enumerate(catalog.stacks(), 1) if st is stack)
 
 
 def run_model(model_id: str, stack, pixels, quiet: bool = False):
@@ -104,45 +121,124 @@ def run_model(model_id: str, stack, pixels, quiet: bool = False):
             print(file=sys.stderr)
 
 
-def cmd_analyze(args: argparse.Namespace) -> int:
-    import numpy as np
-
-    from viewer.ai import snapshot
-    from viewer.dicom.pixels import StackPixels, to_real_volume
-    from viewer.dicom.scan import scan_folder
-    from viewer.errors import ExportError, OperationCancelled, ViewerError
-
-    def fail(msg: str, code: int) -> int:
-        print(f"radviewer analyze: {msg}", file=sys.stderr)
-        return code
-
-    try:
-        catalog = scan_folder(study_path(args.path, args.sample))
-        stack = _pick_stack(catalog, args.series)
-    except (ViewerError, LookupError) as exc:
-        return fail(str(exc), EXIT_USAGE)
-    out = Path(args.out)
-    seg_out = Path(args.seg_out) if args.seg_out else None
-    if seg_out is not None and seg_out.exists() and not args.overwrite:
-        return fail(f"{seg_out}: already exists; choose another name or pass --overwrite",
-                    EXIT_USAGE)
-    pixels = StackPixels(stack)
-    try:
-        result = run_model(args.model, stack, pixels, quiet=args.quiet)
-    except LookupError as exc:
-        return fail(str(exc), EXIT_USAGE)
-    except OperationCancelled:
-        return fail("cancelled", EXIT_FAILURE)
-    except ViewerError as exc:
-        return fail(str(exc), EXIT_FAILURE)
+def _check_out(out: Path, overwrite: bool) -> None:
+    """Refuse an ``--out`` that is a file, or a non-empty folder without ``--overwrite``;
+    create it. Raises LookupError (usage) or ExportError (cannot create)."""
+    if out.exists() and not out.is_dir():
+        raise LookupError(f"--out {out}: is a file; give a folder")
+    if out.is_dir() and not overwrite and any(out.iterdir()):
+        raise LookupError(f"--out {out}: the folder is not empty (an earlier run?); choose "
+                          f"another folder or pass --overwrite to replace its files")
     try:
         out.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
-        return fail(f"cannot create {out}: {exc.strerror}", EXIT_FAILURE)
+        raise explain(out, exc, "cannot create the folder") from exc
+
+
+def _staging(out: Path) -> Path:
+    """A hidden folder inside ``out`` that receives every file first: creating it is also
+    the check that ``out`` is writable, before the model runs."""
+    try:
+        return Path(tempfile.mkdtemp(dir=out, prefix=".radviewer-analyze-"))
+    except OSError as exc:
+        raise explain(out, exc) from exc
+
+
+def cmd_analyze(args: argparse.Namespace) -> int:
+    from viewer.dicom.pixels import StackPixels
+    from viewer.dicom.scan import scan_folder
+    from viewer.errors import DicomReadError, ExportError, OperationCancelled, ViewerError
+    from viewer.logs import remember_catalog
+
+    try:
+        catalog = scan_folder(study_path(args.path, args.sample))
+        remember_catalog(catalog)
+        stack = pick_stack(catalog, args.series)
+    except (ViewerError, LookupError) as exc:
+        return fail("analyze", str(exc), EXIT_USAGE)
+    out = Path(args.out).expanduser()
+    seg_out = Path(args.seg_out).expanduser() if args.seg_out else None
+    if seg_out is not None and seg_out.exists() and not args.overwrite:
+        return fail("analyze", f"{seg_out}: already exists; choose another name or pass "
+                    f"--overwrite", EXIT_USAGE)
+    created = not out.exists()
+    try:
+        _check_out(out, args.overwrite)
+        stage = _staging(out)
+    except LookupError as exc:
+        return fail("analyze", str(exc), EXIT_USAGE)
+    except ExportError as exc:
+        return fail("analyze", str(exc), EXIT_FAILURE)
+    done = False
+    try:
+        pixels = StackPixels(stack)
+        try:
+            result = run_model(args.model, stack, pixels, quiet=args.quiet)
+        except LookupError as exc:
+            return fail("analyze", str(exc), EXIT_USAGE)
+        if seg_out is not None and result.label_volume is None:
+            return fail("analyze", f"--seg-out: {result.title} is a classifier; only "
+                        f"segmentations are written as DICOM SEG", EXIT_USAGE)
+        report = _write_outputs(result, stack, pixels, stage)
+        if seg_out is not None:
+            from viewer.dicom.seg import write_seg
+
+            write_seg(result, stack, seg_out, overwrite=args.overwrite)
+            report["seg"] = {"file": str(seg_out), "sop_class": "Segmentation Storage"}
+        report["series_index"] = series_index(catalog, stack)
+        _write_text(stage / "report.json", json.dumps(report, indent=2))
+        for name in report["files"]:  # all written: now they take their names
+            try:
+                os.replace(stage / name, out / name)
+            except OSError as exc:
+                raise explain(out / name, exc) from exc
+        done = True
+    except (OperationCancelled, KeyboardInterrupt):
+        return fail("analyze", "interrupted; nothing was written", EXIT_INTERRUPTED)
+    except ExportError as exc:
+        return fail("analyze", f"{exc} (nothing was written)", EXIT_FAILURE)
+    except DicomReadError as exc:
+        return fail("analyze", str(exc), EXIT_USAGE)
+    except ViewerError as exc:
+        return fail("analyze", str(exc), EXIT_FAILURE)
+    finally:
+        shutil.rmtree(stage, ignore_errors=True)
+        if created and not done:
+            _remove_if_empty(out)
+    if args.json:
+        json.dump(report, sys.stdout, indent=2)
+        print()
+    else:
+        print(f"{result.title} on [{report['series_index']}] {stack.label}: done in "
+              f"{result.timings_s['total']:.1f} s ({result.provider}). Research use — not a "
+              f"diagnosis.")
+        for name, ml in result.label_volumes_ml.items():
+            print(f"  {name:<24} {ml:8.1f} mL")
+        for name, score in result.series_scores.items():
+            print(f"  {name:<24} {score:6.3f}")
+        print(f"  wrote {', '.join(report['files'])} to {out}")
+    return EXIT_OK
+
+
+def _remove_if_empty(folder: Path) -> None:
+    try:
+        folder.rmdir()
+    except OSError:  # not empty, or gone: nothing of ours is left in it either way
+        pass
+
+
+def _write_outputs(result, stack, pixels, stage: Path) -> dict:
+    """Write labels.npy and the snapshots into ``stage``; returns the report, whose
+    ``files`` lists them with report.json first."""
+    import numpy as np
+
+    from viewer.ai import snapshot
+    from viewer.dicom.pixels import to_real_volume
+
     report = result.report()
     files = []
     if result.label_volume is not None:
-        _atomic_save_npy(out / "labels.npy", result.label_volume)
+        _save_npy(stage / "labels.npy", result.label_volume)
         files.append("labels.npy")
         report["label_volume"] = {
             "file": "labels.npy", "dtype": "uint8", "axes": "[k, j, i] = slice, row, column",
@@ -152,7 +248,7 @@ def cmd_analyze(args: argparse.Namespace) -> int:
         for plane, idx, rgb, spacing in snapshot.representative_planes(
                 real, result.label_volume, stack.affine, colors):
             name = f"snapshot_{plane}_{idx + 1}.png"
-            snapshot.save_png(rgb, out / name, spacing)
+            _save_png(rgb, stage / name, spacing)
             files.append(name)
     elif result.slice_scores is not None:
         top = result.top_label
@@ -161,45 +257,31 @@ def cmd_analyze(args: argparse.Namespace) -> int:
         real = pixels.real(k)
         name = f"snapshot_slice_{k + 1}_{top.replace(' ', '_').lower()}.png"
         sp = (stack.spacing[1], stack.spacing[2]) if stack.spacing else (1.0, 1.0)
-        snapshot.save_png(snapshot.blend(snapshot.to_grey(real), None, {}), out / name, sp)
+        _save_png(snapshot.blend(snapshot.to_grey(real), None, {}), stage / name, sp)
         report["snapshot_slice"] = {"index": k + 1, "label": top,
                                     "score": round(float(result.slice_scores[k, col]), 4)}
         files.append(name)
-    if seg_out is not None:
-        if result.label_volume is None:
-            return fail(f"--seg-out: {result.title} is a classifier; only segmentations are "
-                        f"written as DICOM SEG", EXIT_USAGE)
-        from viewer.dicom.seg import write_seg
-
-        try:
-            write_seg(result, stack, seg_out, overwrite=args.overwrite)
-        except ExportError as exc:
-            return fail(str(exc), EXIT_FAILURE)
-        report["seg"] = {"file": str(seg_out), "sop_class": "Segmentation Storage"}
     report["files"] = ["report.json", *files]
-    _atomic_write_text(out / "report.json", json.dumps(report, indent=2))
-    if args.json:
-        json.dump(report, sys.stdout, indent=2)
-        print()
-    else:
-        print(f"{result.title} on {stack.label}: done in {result.timings_s['total']:.1f} s "
-              f"({result.provider}). Research use — not a diagnosis.")
-        for name, ml in result.label_volumes_ml.items():
-            print(f"  {name:<24} {ml:8.1f} mL")
-        for name, score in result.series_scores.items():
-            print(f"  {name:<24} {score:6.3f}")
-        print(f"  wrote {', '.join(report['files'])} to {out}")
-    return EXIT_OK
+    return report
 
 
-def _atomic_write_text(path: Path, text: str) -> None:
+def _write_text(path: Path, text: str) -> None:
     atomic_write(path, lambda fh: fh.write(text), "w", overwrite=True)
 
 
-def _atomic_save_npy(path: Path, arr) -> None:
+def _save_npy(path: Path, arr) -> None:
     import numpy as np
 
     atomic_write(path, lambda fh: np.save(fh, arr), overwrite=True)
+
+
+def _save_png(rgb, path: Path, spacing) -> None:
+    from viewer.ai import snapshot
+
+    try:
+        snapshot.save_png(rgb, path, spacing)
+    except OSError as exc:  # Pillow writes the file itself; the staging folder makes it atomic
+        raise explain(path, exc) from exc
 
 
 def add_parsers(sub) -> None:
@@ -210,11 +292,13 @@ def add_parsers(sub) -> None:
     an.add_argument("path", nargs="?", help="study folder")
     an.add_argument("--sample", action="store_true", help="use the bundled sample study")
     an.add_argument("--model", required=True, help="model id (radviewer models)")
-    an.add_argument("--series", help="series number as listed by radviewer info, or its UID")
-    an.add_argument("--out", required=True, help="output folder for report.json and files")
+    an.add_argument("--series", help=SERIES_HELP)
+    an.add_argument("--out", required=True, help="output folder for report.json, labels.npy "
+                    "and snapshots (new or empty, unless --overwrite)")
     an.add_argument("--json", action="store_true", help="print the report on stdout")
     an.add_argument("--seg-out", help="also write the segmentation as a DICOM SEG file")
-    an.add_argument("--overwrite", action="store_true", help="replace an existing --seg-out")
+    an.add_argument("--overwrite", action="store_true",
+                    help="replace the files of an earlier run in --out, and --seg-out")
     an.add_argument("--quiet", action="store_true", help="no progress bar on stderr")
     an.set_defaults(func=cmd_analyze)
 

@@ -17,12 +17,14 @@ import numpy as np
 
 from viewer.display.measure import Measurement
 from viewer.display.orient import ViewTransform
+from viewer.display.text import ELLIPSIS, clean
 from viewer.display.window import Window, apply_window
 
 TEXT_RGB = (240, 230, 140)  # the window's corner text (#f0e68c)
 MEASURE_RGB = (255, 215, 0)
 NOTICE_RGB = (240, 160, 64)
 PANEL_RGB = (32, 32, 36)
+MAX_LINES = 8  # lines of one text block (a measurement, a corner); legend fields get fewer
 
 
 @dataclass
@@ -42,8 +44,9 @@ class Legend:
 class Scene:
     """Everything drawn for one exported view."""
 
-    real: np.ndarray  # (rows, cols) real-world values (HU for CT), source orientation
-    window: Window
+    real: np.ndarray  # (rows, cols) real-world values (HU for CT), or (rows, cols, 3) uint8
+    # RGB for colour images (drawn as stored); source orientation
+    window: Window | None  # None for colour
     spacing: tuple[float, float]  # (row mm, column mm) of ``real``
     transform: ViewTransform = field(default_factory=ViewTransform)
     invert: bool = False  # MONOCHROME1 or the user's invert, already combined
@@ -98,12 +101,81 @@ def blend(grey: np.ndarray, labels: np.ndarray | None, lut: np.ndarray | None,
     return table[index]
 
 
+def blend_colour(rgb: np.ndarray, labels: np.ndarray | None, lut: np.ndarray | None,
+                 draw_outline: bool = False) -> np.ndarray:
+    """:func:`blend` for a colour image: ``rgb`` ((rows, cols, 3) uint8) with each label's
+    RGBA from ``lut`` alpha-blended; the image itself is never changed."""
+    if labels is None or lut is None:
+        return rgb
+    if draw_outline:
+        labels = outline(labels)
+    a = lut[labels, 3:4].astype(np.uint16)
+    out = (rgb.astype(np.uint16) * (255 - a) + lut[labels, :3] * a + 127) // 255
+    return out.astype(np.uint8)
+
+
 # Pillow's bundled font has no glyph for these; draw the closest ASCII instead of a box.
 _NO_GLYPH = str.maketrans({"²": "2", "³": "3", "—": "-", "–": "-", "×": "x", "µ": "u"})
 
 
 def _safe(text: str) -> str:
     return text.translate(_NO_GLYPH)
+
+
+def _line(text: str) -> str:
+    """One drawable line: cleaned (bounded length, no controls) and with ASCII stand-ins."""
+    return _safe(clean(text))
+
+
+def fit(text: str, font, width: float) -> str:
+    """``text`` (one line) cut with an ellipsis to at most ``width`` pixels in ``font``.
+
+    A binary search over the cut point: about log2(len) measurements of at most
+    ``len(text)`` characters each, instead of one measurement per removed character
+    (quadratic: a 16,000-character description took minutes).
+    """
+    if font.getlength(text) <= width:
+        return text
+    return text[:_fitting(text, font, width, ELLIPSIS)].rstrip() + ELLIPSIS
+
+
+def _fitting(text: str, font, width: float, tail: str = "") -> int:
+    """The largest ``k`` with ``text[:k] + tail`` at most ``width`` pixels (0 if none)."""
+    lo, hi = 0, len(text) + 1  # text[:lo] + tail fits (or lo == 0); text[:hi] + tail not
+    while hi - lo > 1:
+        mid = (lo + hi) // 2
+        if font.getlength(text[:mid] + tail) <= width:
+            lo = mid
+        else:
+            hi = mid
+    return lo
+
+
+def wrap(text: str, font, width: float, max_lines: int) -> list[str]:
+    """``text`` cleaned and wrapped at spaces into at most ``max_lines`` lines of at most
+    ``width`` pixels; a word wider than a line is broken, and cut text ends in an ellipsis."""
+    lines: list[str] = []
+    cur = ""
+    for word in _line(text).split(" "):
+        cand = f"{cur} {word}" if cur else word
+        if font.getlength(cand) <= width:
+            cur = cand
+            continue
+        if cur:
+            lines.append(cur)
+        cur = word
+        while cur and font.getlength(cur) > width and len(lines) <= max_lines:
+            k = max(1, _fitting(cur, font, width))
+            lines.append(cur[:k])
+            cur = cur[k:]
+        if len(lines) > max_lines:
+            break
+    if cur:
+        lines.append(cur)
+    if len(lines) > max_lines:
+        last = fit(lines[max_lines - 1], font, width - font.getlength(ELLIPSIS))
+        lines = lines[: max_lines - 1] + [last if last.endswith(ELLIPSIS) else last + ELLIPSIS]
+    return lines
 
 
 @lru_cache(maxsize=16)
@@ -136,10 +208,13 @@ def output_size(shape: tuple[int, int], spacing: tuple[float, float],
 
 def render_image(scene: Scene, scale: int = 1) -> tuple[np.ndarray, float]:
     """The windowed, overlaid, oriented image without text: ``(rgb, mm per output pixel)``."""
-    grey = apply_window(scene.real, scene.window)
-    if scene.invert:
-        grey = 255 - grey
-    rgb = blend(grey, scene.labels, scene.lut, scene.outline)
+    if scene.real.ndim == 3:  # colour: as stored, no window
+        rgb = blend_colour(scene.real, scene.labels, scene.lut, scene.outline)
+    else:
+        grey = apply_window(scene.real, scene.window)
+        if scene.invert:
+            grey = 255 - grey
+        rgb = blend(grey, scene.labels, scene.lut, scene.outline)
     rgb = scene.transform.apply(rgb)
     d_spacing = scene.transform.spacing(*scene.spacing)
     h, w = output_size(rgb.shape[:2], d_spacing, scale)
@@ -167,16 +242,13 @@ def render(scene: Scene, scale: int = 1) -> np.ndarray:
     return np.asarray(im)
 
 
-def _fit(text: str, font, width: float) -> str:
-    if font.getlength(text) <= width:
-        return text
-    while text and font.getlength(text + "…") > width:
-        text = text[:-1]
-    return text + "…"
-
-
-def _text(draw, xy, text: str, size: int, fill=TEXT_RGB, anchor: str = "la") -> None:
-    draw.multiline_text(xy, _safe(text), font=_font(size), fill=fill, anchor=anchor,
+def _text(draw, xy, text: str, size: int, fill=TEXT_RGB, anchor: str = "la",
+          width: float | None = None) -> None:
+    """Outlined text, each line cut to ``width`` pixels (the image's width by default)."""
+    font = _font(size)
+    width = max(1.0, draw.im.size[0] if width is None else width)
+    lines = [fit(_line(t), font, width) for t in text.split("\n")[:MAX_LINES]]
+    draw.multiline_text(xy, "\n".join(lines), font=font, fill=fill, anchor=anchor,
                         stroke_width=max(1, size // 8), stroke_fill=(0, 0, 0), spacing=2)
 
 
@@ -190,7 +262,7 @@ def annotate(draw, shape: tuple[int, int], corners: dict[str, list[str]],
     font = _font(size)
     for key, lines in corners.items():
         # Each corner gets at most half the width: long lines are cut with an ellipsis.
-        lines = [_fit(_safe(t), font, w / 2 - 2 * pad) for t in lines]
+        lines = [fit(_line(t), font, max(1.0, w / 2 - 2 * pad)) for t in lines[:MAX_LINES]]
         if lines:
             xy, anchor = anchors[key]
             align = "right" if anchor[0] == "r" else "left"
@@ -256,24 +328,13 @@ def add_legend(img: np.ndarray, legend: Legend, size: int) -> np.ndarray:
     pad = max(6, size // 2)
     pw = max(240, size * 17)
     font = _font(size)
-    # Wrap the free text to the panel width.
+    text_w = pw - 2 * pad
+    # The free text wrapped to the panel width, a few lines each: a model name or series
+    # description from a file must not make the panel taller than the notice.
     lines: list[tuple[str, tuple[int, int, int]]] = []  # (text, colour)
-
-    def wrap(text: str, fill):
-        words, cur = _safe(text).split(), ""
-        for word in words:
-            cand = f"{cur} {word}".strip()
-            if font.getlength(cand) > pw - 2 * pad and cur:
-                lines.append((cur, fill))
-                cur = word
-            else:
-                cur = cand
-        if cur:
-            lines.append((cur, fill))
-
-    wrap(legend.title, (255, 255, 255))
-    wrap(legend.source, (200, 200, 200))
-    wrap(legend.notice, NOTICE_RGB)
+    for text, fill, n in ((legend.title, (255, 255, 255), 3), (legend.source, (200, 200, 200), 3),
+                          (legend.notice, NOTICE_RGB, MAX_LINES)):
+        lines += [(t, fill) for t in wrap(text, font, text_w, n)]
     line_h = size + 5
     rows = len(lines) + 1 + len(legend.labels)
     if legend.scores:
@@ -289,17 +350,20 @@ def add_legend(img: np.ndarray, legend: Legend, size: int) -> np.ndarray:
     y += line_h // 2
     for rgb, text in legend.labels:
         draw.rectangle([x, y + 2, x + size, y + size + 2], fill=tuple(rgb), outline=(0, 0, 0))
-        draw.text((x + size + pad, y), _safe(text), font=font, fill=(230, 230, 230))
+        draw.text((x + size + pad, y), fit(_line(text), font, text_w - size - pad), font=font,
+                  fill=(230, 230, 230))
         y += line_h
     if legend.scores:
-        draw.text((x, y), _safe(legend.scores_title), font=font, fill=(230, 230, 230))
+        draw.text((x, y), fit(_line(legend.scores_title), font, text_w), font=font,
+                  fill=(230, 230, 230))
         y += line_h
         bar_w = pw - 2 * pad
         for name, p, rgb, top in legend.scores:
             draw.rectangle([x, y + 1, x + bar_w, y + size + 3], outline=(90, 90, 90))
             draw.rectangle([x, y + 1, x + round(bar_w * float(np.clip(p, 0, 1))), y + size + 3],
                            fill=tuple(rgb))
-            label = _safe(f"{name}  {100 * p:.0f}%")
+            pct = f"  {100 * p:.0f}%"
+            label = fit(_line(name), font, bar_w - 8 - font.getlength(pct)) + pct
             draw.text((x + 4, y + 1), label, font=font, fill=(255, 255, 255),
                       stroke_width=2 if top else 1, stroke_fill=(0, 0, 0))
             y += line_h + 2

@@ -1,6 +1,6 @@
 """PNG/JPEG files of rendered views: one image, or a slice range as numbered files.
 
-File names carry no patient data: modality, series number and slice number only.
+File names carry no patient data: modality, series index and number, and slice number only.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
-from viewer.errors import ExportError, OperationCancelled
+from viewer.errors import DicomReadError, ExportError, OperationCancelled
 from viewer.export.atomic import atomic_open, explain
 
 FORMATS = {".png": "PNG", ".jpg": "JPEG", ".jpeg": "JPEG"}
@@ -51,10 +51,14 @@ def save_image(rgb: np.ndarray, path: Path | str, overwrite: bool = False) -> Pa
 
 
 def default_name(modality: str, series_number: int | None, slice_number: int,
-                 suffix: str = ".png") -> str:
-    """``CT_s3_0139.png``: no names, IDs or descriptions (those may identify the patient)."""
+                 suffix: str = ".png", series_index: int | None = None) -> str:
+    """``CT_s3_0139.png``, or ``CT_i2_s3_0139.png`` with the series' index (the ``[2]`` that
+    ``radviewer info`` prints and ``--series`` takes): several stacks may share one Series
+    Number (0020,0011). No names, IDs or descriptions (those may identify the patient)."""
     mod = "".join(c for c in (modality or "IMG") if c.isalnum()) or "IMG"
     series = f"s{series_number}" if series_number is not None else "s0"
+    if series_index is not None:
+        series = f"i{series_index}_{series}"
     return f"{mod}_{series}_{slice_number:04d}{suffix}"
 
 
@@ -62,19 +66,37 @@ def export_series(render_slice: Callable[[int], np.ndarray], indices: Sequence[i
                   folder: Path | str, name_of: Callable[[int], str], *,
                   overwrite: bool = False,
                   progress: Callable[[int, int], None] | None = None,
-                  cancel: threading.Event | None = None) -> list[Path]:
+                  cancel: threading.Event | None = None,
+                  skipped: list[tuple[int, str]] | None = None) -> list[Path]:
     """Render and write ``indices`` (0-based slices) into ``folder`` as numbered images.
 
     All files are written into a hidden temporary folder inside ``folder`` and moved into
-    place only when every slice is done, so a failure or a cancel leaves nothing behind.
-    Existing files of the same names are an ExportError before anything is rendered, unless
-    ``overwrite``. Raises OperationCancelled when ``cancel`` is set.
+    place only when every slice is done, so a failure, a cancel or Ctrl+C leaves nothing
+    behind. Existing files of the same names are an ExportError before anything is rendered,
+    unless ``overwrite``. Raises OperationCancelled when ``cancel`` is set. A slice that
+    cannot be read (DicomReadError) fails the export, unless ``skipped`` is a list: then the
+    slice is left out and ``(index, reason)`` appended to it.
     """
     folder = Path(folder)
+    created = not folder.exists()
     try:
         folder.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise explain(folder, exc, "cannot create the folder") from exc
+    try:
+        written = _write_series(render_slice, indices, folder, name_of, overwrite, progress,
+                                cancel, skipped)
+        if created and not written:  # every slice skipped
+            folder.rmdir()
+        return written
+    except BaseException:
+        if created:  # a folder this export made is gone again: nothing is left behind
+            shutil.rmtree(folder, ignore_errors=True)
+        raise
+
+
+def _write_series(render_slice, indices, folder: Path, name_of, overwrite, progress, cancel,
+                  skipped) -> list[Path]:
     names = [name_of(k) for k in indices]
     fmt = image_format(names[0]) if names else "PNG"
     clash = [n for n in names if (folder / n).exists()]
@@ -86,13 +108,20 @@ def export_series(render_slice: Callable[[int], np.ndarray], indices: Sequence[i
     except OSError as exc:
         raise explain(folder, exc) from exc
 
-    def write_one(k: int, name: str) -> None:
-        rgb = render_slice(k)
+    def write_one(k: int, name: str) -> str | None:
+        """None when written, else why slice ``k`` was left out."""
+        try:
+            rgb = render_slice(k)
+        except DicomReadError as exc:
+            if skipped is None:
+                raise
+            return str(exc)
         try:
             with open(tmp / name, "wb") as fh:
                 encode(rgb, fh, fmt)
         except OSError as exc:
             raise explain(folder / name, exc) from exc
+        return None
 
     # numpy's blending and Pillow's zlib release the GIL: a few threads use the cores.
     workers = max(1, min(4, os.cpu_count() or 1))
@@ -100,30 +129,37 @@ def export_series(render_slice: Callable[[int], np.ndarray], indices: Sequence[i
         with ThreadPoolExecutor(workers, thread_name_prefix="export") as pool:
             pending: deque = deque()
             done = 0
+            left_out: set[str] = set()
             todo = iter(zip(indices, names, strict=True))
             while True:
                 while len(pending) < 2 * workers:
                     nxt = next(todo, None)
                     if nxt is None:
                         break
-                    pending.append(pool.submit(write_one, *nxt))
+                    pending.append((*nxt, pool.submit(write_one, *nxt)))
                 if not pending:
                     break
+                k, name, fut = pending.popleft()
                 try:
-                    pending.popleft().result()
+                    why = fut.result()
                 except BaseException:
-                    for f in pending:
+                    for *_, f in pending:
                         f.cancel()
                     raise
+                if why is not None and skipped is not None:
+                    skipped.append((k, why))
+                    left_out.add(name)
                 done += 1
                 if progress is not None:
                     progress(done, len(names))
                 if cancel is not None and cancel.is_set():
-                    for f in pending:
+                    for *_, f in pending:
                         f.cancel()
                     raise OperationCancelled("export cancelled; no file was written")
         out = []
         for name in names:
+            if name in left_out:
+                continue
             os.replace(tmp / name, folder / name)
             out.append(folder / name)
         return out

@@ -4,6 +4,8 @@ the window's series export, so both draw the same thing."""
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 from viewer.ai.result import RESEARCH_NOTICE
@@ -51,6 +53,15 @@ def stack_title(stack) -> str:
     return stack.label if stack.label.startswith(h.modality) else f"{h.modality} {stack.label}"
 
 
+def usable_spacing(*candidates) -> tuple[float, float]:
+    """The first (row mm, column mm) pair whose values lie in (1e-6, 1e6) mm, else 1 mm: a
+    crafted or broken Pixel Spacing (0, negative, NaN, 1e308) is treated as absent."""
+    for sp in candidates:
+        if sp and len(sp) == 2 and all(math.isfinite(v) and 1e-6 < v < 1e6 for v in sp):
+            return (float(sp[0]), float(sp[1]))
+    return (1.0, 1.0)
+
+
 def slice_scene(pixels: StackPixels, index: int, window: Window | None = None, *,
                 result=None, visible: set[int] | None = None,
                 colors: dict[int, tuple[int, int, int]] | None = None,
@@ -61,22 +72,28 @@ def slice_scene(pixels: StackPixels, index: int, window: Window | None = None, *
     """The scene of acquired slice ``index`` (0-based) of ``pixels``' stack.
 
     ``window`` defaults to the one the viewer opens with; ``result`` (AnalysisResult or a
-    loaded SEG) adds its overlay and legend; ``visible`` limits the labels drawn.
+    loaded SEG) adds its overlay and legend; ``visible`` limits the labels drawn. Colour
+    images (RGB, YBR, PALETTE COLOR: decoded to RGB by :mod:`viewer.dicom.pixels`) are drawn
+    as stored, as the window shows them: ``window`` and ``invert`` do not apply and
+    measurements give lengths and areas only.
     """
     stack = pixels.stack
     h = stack.first
     transform = transform or ViewTransform()
-    real = pixels.real(index)
-    if real.ndim != 2:
-        raise ValueError("colour images are exported as they are, without a window")
-    window = window or default_window(h, real)
-    spacing = (stack.spacing[1], stack.spacing[2]) if stack.spacing else \
-        (h.pixel_spacing or (1.0, 1.0))
+    colour = len(pixels.frame_shape) == 3
+    if colour:
+        real = pixels.frame(index)  # (rows, cols, 3) uint8 RGB
+        window = None
+    else:
+        real = pixels.real(index)
+        window = window or default_window(h, real)
+    spacing = usable_spacing(stack.spacing[1:] if stack.spacing else None, h.pixel_spacing)
     unit = "HU" if h.modality == "CT" else ""
+    values = None if colour else real
     scene = Scene(
-        real=real, window=window, spacing=tuple(spacing), transform=transform,
-        invert=invert != (h.photometric == "MONOCHROME1"),
-        measurements=[(m, describe(m, real, tuple(spacing), unit)) for m in measurements],
+        real=real, window=window, spacing=spacing, transform=transform,
+        invert=not colour and invert != (h.photometric == "MONOCHROME1"),
+        measurements=[(m, describe(m, values, spacing, unit)) for m in measurements],
     )
     pos = stack.slice_positions
     scene.corners = corner_text(
