@@ -9,6 +9,20 @@ No patient data: log messages name code and files, never DICOM values, and as a 
 defence :class:`Redactor` replaces the identifiers of every study opened in this session
 (patient name and its parts, patient ID, birth date, accession number) by ``[redacted]`` in
 every record before it is written, tracebacks included.
+
+Paths: study folders are often named after the patient (``/media/usb/DOE_JOHN/CT1``). Every
+folder opened is registered with :func:`remember_root` before anything can log it (the command
+line's PATH in ``viewer.cli.main``, ``MainWindow.open_folder``, and every folder scan,
+:func:`viewer.dicom.scan.iter_scan`), and from then on each log record has:
+
+- the folder itself (as given, absolute and with symlinks resolved) replaced by ``<study>``;
+- anything below it replaced by ``<study>/…/NAME`` when the last part is a machine-made file
+  name (``IM0001``, ``000123.dcm``, a UID, ``DICOMDIR``: useful in a bug report, names no one),
+  else by ``<study>/[path]``.
+
+A last part with spaces ends before the longest prefix that exists on disk, or after a
+machine-made name; otherwise the rest of the line up to a colon, quote or bracket is hidden
+with it. A sub-folder name with a colon, quote or bracket ends the match early (rare).
 """
 
 from __future__ import annotations
@@ -25,6 +39,16 @@ from pathlib import Path
 
 LOG_NAME = "radviewer.log"
 REDACTED = "[redacted]"
+STUDY = "<study>"
+HIDDEN_PATH = "[path]"
+# File names that carry no one's name: an optional short prefix (IM, IMG, MR), digits, dots
+# (UIDs) and an extension; and DICOMDIR.
+_MACHINE_NAME = re.compile(r"(?:[A-Za-z]{0,3}[0-9][0-9._-]*(?:\.[A-Za-z]{1,5})?|DICOMDIR)")
+# Below the root: folders (any characters but a slash, newline, quote, colon or bracket,
+# followed by another slash), then the last part, which may hold spaces ("CT CHEST DOE") and
+# so can run on into the message's words: :func:`_study_path` gives back the words after the
+# longest part that exists on disk.
+_BELOW = r"(?P<below>(?:/[^/\n'\":()\[\]]*(?=/))*(?:/[^/\n'\":,;()\[\]]*)?)"
 _MIN_TERM = 3  # shorter name parts ("Li", initials) would redact ordinary words
 
 
@@ -45,6 +69,35 @@ class Redactor(logging.Filter):
         self._lock = threading.Lock()
         self._terms: set[str] = set()
         self._pattern: re.Pattern[str] | None = None
+        self._roots: set[str] = set()
+        self._paths: re.Pattern[str] | None = None
+
+    def add_root(self, root: str | os.PathLike) -> None:
+        """Redact ``root`` (a study folder or file) and every path below it from now on."""
+        given = os.fsdecode(os.fspath(root))
+        forms = {given.rstrip("/") or given}
+        for f in (os.path.abspath, os.path.realpath):
+            try:
+                forms.add(f(given).rstrip("/") or "/")
+            except (OSError, ValueError):  # a path the OS rejects is still redacted as given
+                pass
+        # "/" or "." would match every path: those come in their absolute form only.
+        forms = {f for f in forms if len(f) > 1 and f not in (".", "..")}
+        if not forms:
+            return
+        with self._lock:
+            self._roots.update(forms)
+            ordered = sorted(self._roots, key=len, reverse=True)  # the deepest root first
+            # A root starts and ends at a path boundary: "/data/DOE" must not eat
+            # "/data/DOEX", nor a relative "DOE" the end of "/x/JANEDOE".
+            self._paths = re.compile(
+                r"(?<![\w./~-])(?:" + "|".join(re.escape(r) for r in ordered)
+                + r")(?![^/\s'\":,;()\[\]])" + _BELOW)
+
+    def redact_paths(self, text: str) -> str:
+        """``text`` with every registered study folder and the paths below it hidden."""
+        pattern = self._paths
+        return pattern.sub(_study_path, text) if pattern is not None else text
 
     def add_patient(self, *, name: str = "", patient_id: str = "", birth_date: str = "",
                     accession: str = "") -> None:
@@ -64,11 +117,13 @@ class Redactor(logging.Filter):
                              if ordered else None)
 
     def redact(self, text: str) -> str:
+        """``text`` with study paths and known patient identifiers hidden."""
+        text = self.redact_paths(text)
         pattern = self._pattern
         return pattern.sub(REDACTED, text) if pattern is not None else text
 
     def filter(self, record: logging.LogRecord) -> bool:
-        if self._pattern is not None:
+        if self._pattern is not None or self._paths is not None:
             message = record.getMessage()
             if record.exc_info:  # format the traceback now, so it is redacted too
                 message += "\n" + "".join(traceback.format_exception(*record.exc_info))
@@ -77,6 +132,34 @@ class Redactor(logging.Filter):
             record.msg = self.redact(message)
             record.args = None
         return True
+
+
+def _study_path(m: re.Match[str]) -> str:
+    full, below = m.group(0), m.group("below")
+    rest = ""
+    if " " in below or "\t" in below:
+        # Where the path ends: before the longest prefix that exists, or after a
+        # machine-made name ("IM0001 skipped"), else at the end (hiding words of the message
+        # is better than showing part of a name).
+        # Folders end at their slash: only the last part is in doubt.
+        head = len(full) - len(below)
+        last = below.rfind("/") + head + 1  # where the last part starts
+        cuts = [i for i, c in enumerate(full) if c in " \t" and i > last]
+        for cut in reversed(cuts):
+            if os.path.lexists(full[:cut]):
+                break
+        else:
+            cut = cuts[0] if cuts and _MACHINE_NAME.fullmatch(full[last:cuts[0]]) else None
+        if cut is not None:
+            full, rest = full[:cut], full[cut:]
+        below = full[head:].rstrip()
+        rest = full[head + len(below):] + rest
+    if not below or below == "/":
+        return STUDY + below + rest
+    name = below.rsplit("/", 1)[1]
+    if _MACHINE_NAME.fullmatch(name):
+        return (f"{STUDY}/{name}" if below.count("/") == 1 else f"{STUDY}/…/{name}") + rest
+    return f"{STUDY}/{HIDDEN_PATH}" + rest
 
 
 REDACTOR = Redactor()
@@ -119,6 +202,11 @@ def enable_fatal_log(folder: Path | None = None) -> Path | None:
         return None
     faulthandler.enable(file=_fatal_file)
     return path
+
+
+def remember_root(root: str | os.PathLike) -> None:
+    """Hide ``root`` (a folder being opened) and the paths below it in the log, from now on."""
+    REDACTOR.add_root(root)
 
 
 def remember_catalog(catalog) -> None:

@@ -18,7 +18,9 @@ def test_ct_one_stack_sorted_by_position(ct_catalog):
     assert z == sorted(z)
     assert z[0] == pytest.approx(-679.800049) and z[-1] == pytest.approx(-405.800049)
     assert stack.spacing == pytest.approx((1.0, 0.78125, 0.78125))
-    assert stack.plane == "AXIAL" and stack.warnings == ()
+    # LIDC gives every slice its own Frame of Reference UID.
+    assert stack.plane == "AXIAL"
+    assert stack.warnings == ("slices carry 275 different Frame of Reference UIDs",)
     np.testing.assert_allclose(stack.affine[:3, 3], [-201.0, -59.0, -679.800049])
     np.testing.assert_allclose(np.diag(stack.affine)[:3], [0.78125, 0.78125, 1.0])
     # The README is listed as skipped, never read as an image.

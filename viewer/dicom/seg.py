@@ -6,7 +6,10 @@ segment per non-zero label: that is what 3D Slicer (dcmqi), OHIF/cornerstone, dc
 pydicom-seg read, and dciodvfy validates it. highdicom 0.28 can also write the newer Label Map
 Segmentation Storage (…66.7, ``LABELMAP``), which would be smaller, but few viewers read it yet.
 Frames are on the source stack's own grid (no resampling): each frame references its source
-image in the per-frame Derivation Image Sequence, empty frames are omitted.
+image in the per-frame Derivation Image Sequence, empty frames are omitted. A SEG has one
+Frame of Reference: when the source slices carry several (LIDC gives each slice its own) but
+form one geometric stack (:mod:`viewer.dicom.frame_of_reference`), the first slice's is used
+and the SEG says so in Content Description and Image Comments; otherwise it is refused.
 
 Reading (:func:`read_seg`) uses pydicom only (highdicom's import and its checks would cost more
 than the whole read) and puts the SEG's frames on a :class:`~viewer.dicom.stacks.Stack`'s grid:
@@ -27,7 +30,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from viewer.ai.manifest import Label
-from viewer.dicom import geometry, lazy
+from viewer.dicom import frame_of_reference, geometry, lazy
 from viewer.errors import DicomReadError, ExportError
 from viewer.export.atomic import atomic_open
 
@@ -39,6 +42,7 @@ SEG_SOP_CLASS = "1.2.840.10008.5.1.4.1.1.66.4"
 LABELMAP_SEG_SOP_CLASS = "1.2.840.10008.5.1.4.1.1.66.7"
 RESEARCH_NOTE = "Research use - not a diagnosis"
 CONTENT_DESCRIPTION = f"AI segmentation. {RESEARCH_NOTE}"
+ASSUMED_FOR_DESCRIPTION = f"AI SEG, one Frame of Ref assumed. {RESEARCH_NOTE}"  # LO: 64
 MANUFACTURER = "radviewer"
 
 # Colours for segments that carry no Recommended Display CIELab Value.
@@ -208,10 +212,35 @@ def _fit(text: str, n: int = 64) -> str:
     return text if len(text) <= n else text[:n].rstrip()
 
 
+def _one_frame_of_reference(stack: Stack, datasets: list) -> str:
+    """Give ``datasets`` (in memory) one Frame of Reference UID when the stack's slices carry
+    several but form one geometric stack; the assumption in words ("" when none was needed).
+    Raises ExportError when they are not one stack."""
+    uids = frame_of_reference.reference_uids(stack)
+    if len(uids) < 2 or len(datasets) < 2:
+        return ""
+    reason = frame_of_reference.one_stack_reason(stack)
+    if reason:
+        raise ExportError(f"the {stack.n_frames} slices carry {len(uids)} different Frame of "
+                          f"Reference UIDs and are not one evenly spaced stack ({reason}); a "
+                          f"DICOM SEG needs one frame of reference, so none can be written for "
+                          f"this series (PNG export works)")
+    uid = uids[0] or next(u for u in uids if u)
+    for ds in datasets:
+        ds.FrameOfReferenceUID = uid
+    spacing = f"{stack.spacing[0]:.3g} mm" if stack.spacing else "even"
+    return (f"The {stack.n_frames} source slices carry {len(uids)} different Frame of "
+            f"Reference UIDs (as some de-identification tools write them). They form one "
+            f"stack (same orientation, parallel, evenly spaced at {spacing}, aligned "
+            f"in-plane), so this segmentation assumes they share one frame of reference: that "
+            f"of the first slice, {uid}.")
+
+
 def build_seg(result: AnalysisResult, stack: Stack, *, series_number: int | None = None):
     """The highdicom ``Segmentation`` dataset for ``result`` on ``stack`` (not written)."""
     _check_result(result, stack)
     datasets = _read_sources(stack)
+    assumed = _one_frame_of_reference(stack, datasets)
     hd = lazy.load("highdicom")  # on first use (~0.5 s of imports), under the import lock
     codes = lazy.load("pydicom.sr.codedict").codes
     lazy.load("highdicom.seg")
@@ -270,7 +299,7 @@ def build_seg(result: AnalysisResult, stack: Stack, *, series_number: int | None
         software_versions=str(getattr(viewer, "__version__", "unknown")),
         device_serial_number="none",
         content_label="AI_SEG",
-        content_description=CONTENT_DESCRIPTION,
+        content_description=ASSUMED_FOR_DESCRIPTION if assumed else CONTENT_DESCRIPTION,
         plane_positions=plane_positions,
         omit_empty_frames=True,
         series_description=_fit(f"AI SEG {result.model_name}"),
@@ -284,6 +313,8 @@ def build_seg(result: AnalysisResult, stack: Stack, *, series_number: int | None
             seg = hd.seg.Segmentation(**kwargs)
     except (ValueError, TypeError, AttributeError, KeyError) as exc:
         raise ExportError(f"cannot build a DICOM SEG for this series: {exc}") from exc
+    if assumed:
+        seg.ImageComments = assumed  # General Image module, LT: room for the whole statement
     return seg
 
 

@@ -1,13 +1,16 @@
 """The text around an image (corner text) shared by the window and the exports.
 
 Patient-identifying fields (name, ID, birth date, accession number, study description, which
-often carries names) appear only when ``include_patient`` is set.
+often carries names) appear only when ``include_patient`` is set. Every line is cleaned
+(:func:`viewer.display.text.clean`): one line, no control characters, at most
+``MAX_CHARS`` characters, so no header string makes the layout that follows slow.
 """
 
 from __future__ import annotations
 
 from viewer.dicom.header import InstanceHeader
 from viewer.display.orient import ViewTransform
+from viewer.display.text import clean, elide
 from viewer.display.window import Window
 
 CORNERS = ("tl", "tr", "bl", "br")
@@ -18,20 +21,16 @@ def _date(d: str) -> str:
     return f"{d[:4]}-{d[4:6]}-{d[6:]}" if len(d) == 8 and d.isdigit() else d
 
 
-def _elide(text: str, n: int) -> str:
-    return text if len(text) <= n else text[: n - 1] + "…"
-
-
 def patient_lines(h: InstanceHeader) -> list[str]:
     """The patient-identifying lines (shown only on request)."""
-    name = h.patient_name.replace("^", " ").strip()
-    lines = [name, f"ID {h.patient_id}" if h.patient_id else ""]
+    name = clean(h.patient_name.replace("^", " "))
+    lines = [name, f"ID {clean(h.patient_id)}" if h.patient_id else ""]
     if h.patient_birth_date:
-        lines.append(f"born {_date(h.patient_birth_date)}")
+        lines.append(f"born {_date(clean(h.patient_birth_date))}")
     if h.accession_number:
-        lines.append(f"acc {h.accession_number}")
+        lines.append(f"acc {clean(h.accession_number)}")
     # Study Description often carries names (PS3.15 removes it in basic de-identification).
-    lines.append(h.study_description)
+    lines.append(clean(h.study_description))
     return [t for t in lines if t]
 
 
@@ -46,11 +45,12 @@ def corner_text(h: InstanceHeader, *, title: str, plane: str, index: int, n_slic
     image; ``zoom`` (screen pixels per image pixel) only in the window.
     """
     tl = patient_lines(h) if include_patient else []
-    tl.insert(len(tl) - (1 if include_patient and h.study_description else 0),
-              _date(h.study_date))
+    tl.insert(len(tl) - (1 if include_patient and clean(h.study_description) else 0),
+              _date(clean(h.study_date)))
+    title = clean(title)
     if narrow:
-        tl = [_elide(t, 12) for t in tl if t][:1]
-        tr = [_elide(title, 14), f"{plane} {index + 1}/{n_slices}"]
+        tl = [elide(t, 12) for t in tl if t][:1]
+        tr = [elide(title, 14), f"{plane} {index + 1}/{n_slices}"]
     else:
         tr = [title, f"{plane}  image {index + 1} / {n_slices}"]
     if position_mm is not None:
@@ -68,4 +68,5 @@ def corner_text(h: InstanceHeader, *, title: str, plane: str, index: int, n_slic
     rows_mm, cols_mm = spacing
     br = [f"{rows_mm:.2f} x {cols_mm:.2f} mm" if narrow
           else f"pixel {rows_mm:.2f} x {cols_mm:.2f} mm"]
-    return {"tl": [t for t in tl if t], "tr": tr, "bl": bl, "br": br}
+    return {"tl": [t for t in map(clean, tl) if t], "tr": [clean(t) for t in tr],
+            "bl": bl, "br": br}

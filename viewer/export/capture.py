@@ -21,15 +21,30 @@ def new_uid() -> str:
     return lazy.pydicom().uid.generate_uid()
 
 
+_AXIS = {"L": 0, "R": 0, "A": 1, "P": 1, "H": 2, "F": 2}
+
+
 def _orientation(letters: dict[str, str]) -> tuple[str, str] | None:
     """Patient Orientation (0020,0020): directions of the rows (towards the right edge) and of
-    the columns (towards the bottom edge), e.g. ("L", "P") for an axial slice."""
-    right, bottom = letters.get("right", ""), letters.get("bottom", "")
-    if right and bottom and set(right + bottom) <= set("LRAPHFSI"):
-        # DICOM writes head/foot as H/F where the screen letters say S/I.
-        tr = str.maketrans({"S": "H", "I": "F"})
-        return right.translate(tr), bottom.translate(tr)
-    return None
+    the columns (towards the bottom edge), e.g. ("L", "P") for an axial slice, ("LP", "FL")
+    for an oblique one.
+
+    PS3.3 C.7.6.1.1.1: each value is one of A P R L H F, the principal direction first,
+    refined by one or two more letters for oblique images. The screen letters say S/I where
+    DICOM writes H/F. None when the letters do not describe two directions (no geometry).
+    """
+    tr = str.maketrans({"S": "H", "I": "F"})
+    values = []
+    for edge in ("right", "bottom"):
+        v = letters.get(edge, "").translate(tr)
+        axes = [_AXIS.get(c) for c in v]
+        # Up to 3 letters, each on its own axis (an "LR" or "PA" is no direction).
+        if not 1 <= len(v) <= 3 or None in axes or len(set(axes)) != len(axes):
+            return None
+        values.append(v)
+    if _AXIS[values[0][0]] == _AXIS[values[1][0]]:
+        return None  # both edges principally along one axis: not an image plane
+    return values[0], values[1]
 
 
 def write_secondary_capture(rgb: np.ndarray, source: InstanceHeader, path: Path | str, *,
@@ -61,10 +76,15 @@ def write_secondary_capture(rgb: np.ndarray, source: InstanceHeader, path: Path 
             # patient data in the log, and the name is copied as it is anyway.
             warnings.filterwarnings("ignore", message=".*unlikely to represent the intended "
                                     "person name", category=UserWarning)
-            sc = _build(hd, pydicom, ref, rgb, orientation, series_uid, series_number,
+            # highdicom accepts single letters only: give it the principal directions, then
+            # write the standard's refined values for oblique images.
+            principal = (orientation[0][0], orientation[1][0]) if orientation else None
+            sc = _build(hd, pydicom, ref, rgb, principal, series_uid, series_number,
                         instance_number)
     except (ValueError, TypeError) as exc:
         raise ExportError(f"{path}: cannot build the secondary capture ({exc})") from exc
+    if orientation:
+        sc.PatientOrientation = list(orientation)
     _finish(sc, ref, source, pydicom, description, burned_in_patient_details)
     with atomic_open(path, "wb", overwrite) as fh:
         sc.save_as(fh, enforce_file_format=True)
