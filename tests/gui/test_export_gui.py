@@ -105,3 +105,31 @@ def test_secondary_capture_is_written_in_the_background(qtbot, window, shared_da
     window.exporter.write_capture(str(out), False, background=True)
     qtbot.waitUntil(lambda: window.problems.count() > 0, timeout=20000)
     assert "already exists" in window.problems.item(window.problems.count() - 1).text()
+
+
+def test_colour_image_exports_as_stored_like_the_cli(qtbot, window, tmp_path):
+    """A real RGB secondary capture (pydicom's SC_rgb.dcm): the window's native export draws
+    it as stored, the same pixels as `radviewer export`, colour kept."""
+    import shutil
+
+    from pydicom.data import get_testdata_file
+
+    folder = tmp_path / "rgb"
+    folder.mkdir()
+    shutil.copy(get_testdata_file("SC_rgb.dcm"), folder / "sc.dcm")
+    open_and_wait(qtbot, window, folder)
+    v = window.view
+    qtbot.waitUntil(lambda: v.current_image() is not None, timeout=10000)
+    assert v.current_image().ndim == 3
+    gui = window.exporter.write_view(str(tmp_path / "gui.png"), 1, include_patient=False)
+    assert cli_main(["export", str(folder), "--out", str(tmp_path / "cli.png"),
+                     "--quiet"]) == 0
+    a = np.asarray(Image.open(gui))
+    b = np.asarray(Image.open(tmp_path / "cli.png"))
+    assert a.shape == b.shape and np.array_equal(a, b)
+    stored = v.current_image()
+    h, w = stored.shape[:2]
+    # Outside the corner text the pixels are the stored RGB (a window would change them).
+    assert a.shape[:2] == (h, w)
+    assert (a == stored).all(-1).mean() > 0.8
+    assert (a[..., 0] != a[..., 1]).any()

@@ -40,21 +40,24 @@ def view_scene(view, panel, include_patient: bool) -> Scene:
     from viewer.gui.slice_view import ACQUIRED
 
     img = view.current_image()
-    if img is None or img.ndim != 2:
-        raise ViewerError("the image is still loading (or is colour); try again in a moment")
+    if img is None:
+        raise ViewerError("the image is still loading; try again in a moment")
+    colour = img.ndim == 3  # RGB as stored (RGB, YBR, palette): no window, no invert
     st = view.pixels.stack
     h = st.first
     plane = st.plane.lower() if view.plane == ACQUIRED else view.plane
     spacing = view._spacing()
+    window = None if colour else view.window
     scene = Scene(
-        real=view._real(img), window=view.window, spacing=spacing, transform=view.transform,
-        invert=view.inverted != (h.photometric == "MONOCHROME1"),
+        real=img if colour else view._real(img), window=window, spacing=spacing,
+        transform=view.transform,
+        invert=not colour and view.inverted != (h.photometric == "MONOCHROME1"),
         measurements=[(m, view.measurement_text(m))
                       for m in view.measurements.on(view.slice_key())],
         letters=view.edge_letters())
     scene.corners = corner_text(
         h, title=stack_title(st), plane=plane, index=view.index, n_slices=view.n_slices,
-        position_mm=view.position_mm(), window=view.window, spacing=spacing,
+        position_mm=view.position_mm(), window=window, spacing=spacing,
         transform=view.transform, include_patient=include_patient)
     result = panel.result
     if result is not None and result.stack_uid == st.uid:
