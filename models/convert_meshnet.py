@@ -36,6 +36,7 @@ from __future__ import annotations
 import argparse
 import hashlib
 import json
+import os
 import shutil
 import sys
 import time
@@ -46,6 +47,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
+
+# No telemetry from onnxruntime (read once, at its import; see viewer/ai/runner.py).
+os.environ["ORT_DISABLE_TELEMETRY"] = "1"
 
 REPO = Path(__file__).resolve().parents[1]
 DEFAULT_SRC = REPO.parent / "shared" / "models-src" / "brainchop-meshnet"

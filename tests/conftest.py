@@ -9,6 +9,8 @@ import pytest
 from skip_reasons import NO_DATA, SUMMARY
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+# Some tests import onnxruntime before viewer.ai.runner does: no telemetry from them either.
+os.environ["ORT_DISABLE_TELEMETRY"] = "1"
 
 REPO = Path(__file__).resolve().parents[1]
 

@@ -18,10 +18,14 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import os
 import sys
 from pathlib import Path
 
 import numpy as np
+
+# No telemetry from onnxruntime (read once, at its import; see viewer/ai/runner.py).
+os.environ["ORT_DISABLE_TELEMETRY"] = "1"
 
 REPO = Path(__file__).resolve().parents[2]
 MODELS = REPO / "models"

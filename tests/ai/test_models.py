@@ -237,7 +237,7 @@ def test_cost_hint_warns_when_memory_is_short(tmp_path):
     assert "Only 3.0 GB is free now" in cost_hint(entry, free_gb=3.0)
     mf["resources"] = {"memory_gb": "lots"}
     (folder / "manifest.json").write_text(json.dumps(mf))
-    with pytest.raises(ModelError, match="resources 'memory_gb' should be a number"):
+    with pytest.raises(ModelError, match="resources 'memory_gb' should be a finite number"):
         load_manifest(folder / "manifest.json")
 
 

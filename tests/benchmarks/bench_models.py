@@ -69,6 +69,8 @@ import time
 from pathlib import Path
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+# No telemetry from onnxruntime (read once, at its import; see viewer/ai/runner.py).
+os.environ["ORT_DISABLE_TELEMETRY"] = "1"
 REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO))
 MESHNET_SRC = REPO.parent / "shared" / "models-src" / "brainchop-meshnet"

