@@ -151,7 +151,15 @@ def build_catalog(
             obj = NonImageObject(h, h.kind, h.referenced_series_uids)
             series.objects.append(obj)
             all_objects.append(obj)
-        series.stacks = build_stacks(images)
+        try:
+            series.stacks = build_stacks(images)
+        except Exception as exc:  # one series' bad values never hide the rest of the study
+            series.stacks = []
+            skipped.extend(
+                SkippedFile(h.path, f"series cannot be arranged ({type(exc).__name__}); "
+                            "report this file to us")
+                for h in images
+            )
         for st in series.stacks:
             base = series.description or series.modality or "series"
             st.label = f"{base} ({st.split_reason})" if st.split_reason else base

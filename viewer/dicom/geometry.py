@@ -20,13 +20,48 @@ import numpy as np
 _LETTERS_POS = "LPS"
 _LETTERS_NEG = "RAI"
 
+# Coordinates beyond 1 km are not a patient; 1e308 would overflow the arithmetic that follows.
+MAX_MM = 1e6
+
+
+def usable_mm(values: Sequence[float]) -> bool:
+    """Whether every value (mm) is finite and within :data:`MAX_MM` of zero."""
+    return all(math.isfinite(v) and abs(v) <= MAX_MM for v in values)
+
+
+def orientation_problem(orientation: Sequence[float]) -> str:
+    """Why an Image Orientation (Patient) (6 floats) cannot define a plane, or "" if it can.
+
+    Row and column directions must be finite, non-zero and not parallel; they need not be
+    exactly unit length or orthogonal (scanners round them).
+    """
+    o = [float(v) for v in orientation]
+    if len(o) != 6 or not all(math.isfinite(v) for v in o):
+        return "is not a finite number"
+    r, c = o[:3], o[3:]
+    nr, nc = math.hypot(*r), math.hypot(*c)
+    if nr < 1e-6 or nc < 1e-6:
+        return "has a zero direction"
+    cross = (r[1] * c[2] - r[2] * c[1], r[2] * c[0] - r[0] * c[2], r[0] * c[1] - r[1] * c[0])
+    if math.hypot(*cross) / (nr * nc) < 1e-3:
+        return "has parallel row and column directions"
+    return ""
+
 
 def slice_normal(orientation: Sequence[float]) -> np.ndarray:
-    """Unit normal ``row_dir x col_dir`` of an Image Orientation (Patient) (6 floats)."""
+    """Unit normal ``row_dir x col_dir`` of an Image Orientation (Patient) (6 floats).
+
+    Raises
+    ------
+    ValueError
+        The directions are parallel, zero or not finite (no normal exists).
+    """
     o = np.asarray(orientation, dtype=float)
+    if o.shape != (6,) or not np.all(np.isfinite(o)):
+        raise ValueError("degenerate Image Orientation (Patient)")
     n = np.cross(o[:3], o[3:6])
-    norm = np.linalg.norm(n)
-    if norm == 0:
+    norm = float(np.linalg.norm(n))
+    if not norm > 1e-6 * float(np.linalg.norm(o[:3]) * np.linalg.norm(o[3:6])):
         raise ValueError("degenerate Image Orientation (Patient)")
     return n / norm
 

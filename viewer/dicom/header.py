@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from viewer.dicom import tagparse
+from viewer.dicom import geometry, sizes, tagparse
 from viewer.errors import DicomReadError
 
 # SOP classes that are DICOM objects but not images to show as a stack.
@@ -39,6 +39,8 @@ MEDIA_STORAGE_DIRECTORY = "1.2.840.10008.1.3.10"
 _HEAD_BYTES = 16 * 1024
 _MAX_FAST_BYTES = 1024 * 1024
 
+_PIXEL_ELEMENTS = {0x7FE00010: None, 0x7FE00008: 32, 0x7FE00009: 64}  # tag: bits, None = header
+
 
 @dataclass(frozen=True, slots=True)
 class LUT:
@@ -59,8 +61,13 @@ class InstanceHeader:
 
     Geometry is in DICOM patient coordinates (LPS, millimetres). ``frame_positions`` holds the
     Image Position (Patient) (0020,0032) of each frame; ``pixel_spacing`` is (row spacing,
-    column spacing) as in Pixel Spacing (0028,0030). ``pixel_offset`` / ``pixel_length`` locate
-    native pixel data in the file (``pixel_length`` is None when encapsulated).
+    column spacing) as in Pixel Spacing (0028,0030) only; the other in-plane spacings (Imager /
+    Nominal Scanned Pixel Spacing, magnification, calibration, ultrasound regions) are kept raw
+    for :mod:`viewer.dicom.spacing`, which decides what a measurement uses. ``pixel_offset`` / ``pixel_length`` locate
+    native pixel data in the file (``pixel_length`` is None when encapsulated);
+    ``encapsulated_offset`` is where encapsulated pixel data (its first item) starts.
+    Unusable geometry values (degenerate orientation, NaN) are dropped, as if absent, and
+    ``geometry_warnings`` says which.
     """
 
     path: str
@@ -91,6 +98,13 @@ class InstanceHeader:
     frame_positions: tuple[tuple[float, float, float] | None, ...] = ()
     frame_orientations: tuple[tuple[float, ...] | None, ...] = ()
     pixel_spacing: tuple[float, float] | None = None
+    imager_pixel_spacing: tuple[float, float] | None = None  # (0018,1164), at the detector
+    nominal_scanned_pixel_spacing: tuple[float, float] | None = None  # (0018,2010)
+    magnification_factor: float | None = None  # Estimated Radiographic Magnification (0018,1114)
+    spacing_calibration: tuple[str, str] = ("", "")  # (0028,0A02) type, (0028,0A04) description
+    # Sequence of Ultrasound Regions (0018,6011), one tuple per item: (x0, y0, x1, y1, units x,
+    # units y, physical delta x, physical delta y); None where an item lacks the value.
+    us_regions: tuple[tuple[float | None, ...], ...] = ()
     slice_thickness: float | None = None
     gantry_tilt: float | None = None
     rows: int = 0
@@ -111,7 +125,9 @@ class InstanceHeader:
     has_pixel_data: bool = False
     pixel_offset: int | None = None
     pixel_length: int | None = None
+    encapsulated_offset: int | None = None
     referenced_series_uids: tuple[str, ...] = field(default=())
+    geometry_warnings: tuple[str, ...] = ()
 
     @property
     def kind(self) -> str:
@@ -146,6 +162,53 @@ def _floats(v: object, n: int) -> tuple[float, ...] | None:
         return None
 
 
+def _checked(values: tuple[float, ...] | None, problem: str, warnings: list[str]):
+    """``values``, or None (with ``problem`` added to ``warnings`` once) when unusable."""
+    if values is None or not problem:
+        return values
+    if problem not in warnings:
+        warnings.append(problem)
+    return None
+
+
+def _orientation(v: object, warnings: list[str]) -> tuple[float, ...] | None:
+    """Image Orientation (Patient), or None when degenerate (see geometry.orientation_problem)."""
+    o = _floats(v, 6)
+    why = geometry.orientation_problem(o) if o is not None else ""
+    msg = f"Image Orientation (Patient) {why}: shown without geometry" if why else ""
+    return _checked(o, msg, warnings)
+
+
+def _position(v: object, warnings: list[str]) -> tuple[float, float, float] | None:
+    """Image Position (Patient), or None when not finite or absurdly far (1e308 overflows)."""
+    p = _floats(v, 3)
+    bad = p is not None and not geometry.usable_mm(p)
+    msg = "Image Position (Patient) is not a usable number: shown without geometry" if bad else ""
+    return _checked(p, msg, warnings)  # type: ignore[return-value]
+
+
+def _spacing(v: object, warnings: list[str], name: str = "Pixel Spacing"
+             ) -> tuple[float, float] | None:
+    """Pixel Spacing (or spacing attribute ``name``), or None unless both values are finite
+    and positive."""
+    s = _floats(v, 2)
+    bad = s is not None and not (geometry.usable_mm(s) and min(s) > 0)
+    return _checked(s, f"{name} is not a positive number: ignored" if bad else "",
+                    warnings)  # type: ignore[return-value]
+
+
+def _claimed(v: dict, float_bits: int | None = None) -> dict:
+    """The image size a header claims, as keyword arguments of :func:`sizes.check_sizes`."""
+    return dict(
+        rows=_first_int(v.get("Rows")) or 0,
+        columns=_first_int(v.get("Columns")) or 0,
+        samples=_first_int(v.get("SamplesPerPixel")) or 1,
+        bits=float_bits or _first_int(v.get("BitsAllocated")) or 16,
+        frames=_first_int(v.get("NumberOfFrames")) or 1,
+        photometric=str(v.get("PhotometricInterpretation", "") or "").strip(),
+    )
+
+
 def _first_int(v: object) -> int | None:
     t = _as_tuple(v)
     try:
@@ -177,9 +240,10 @@ def _windows(center: object, width: object, explanation: object) -> tuple:
 
 
 def _from_values(path: str, ts: str, media_sop: str | None, v: dict, **extra) -> InstanceHeader:
-    orientation = _floats(v.get("ImageOrientationPatient"), 6)
-    position = _floats(v.get("ImagePositionPatient"), 3)
-    spacing = _floats(v.get("PixelSpacing"), 2) or _floats(v.get("ImagerPixelSpacing"), 2)
+    warnings: list[str] = list(extra.pop("geometry_warnings", ()))
+    orientation = _orientation(v.get("ImageOrientationPatient"), warnings)
+    position = _position(v.get("ImagePositionPatient"), warnings)
+    spacing = _spacing(v.get("PixelSpacing"), warnings)
     kw = dict(
         path=path,
         sop_class_uid=str(v.get("SOPClassUID") or media_sop or ""),
@@ -209,6 +273,13 @@ def _from_values(path: str, ts: str, media_sop: str | None, v: dict, **extra) ->
         frame_positions=(position,),
         frame_orientations=(orientation,),
         pixel_spacing=spacing,  # type: ignore[arg-type]
+        imager_pixel_spacing=_spacing(
+            v.get("ImagerPixelSpacing"), warnings, "Imager Pixel Spacing"),
+        nominal_scanned_pixel_spacing=_spacing(
+            v.get("NominalScannedPixelSpacing"), warnings, "Nominal Scanned Pixel Spacing"),
+        magnification_factor=_first_float(v.get("EstimatedRadiographicMagnificationFactor")),
+        spacing_calibration=(str(v.get("PixelSpacingCalibrationType") or "").strip(),
+                             str(v.get("PixelSpacingCalibrationDescription") or "").strip()),
         slice_thickness=_first_float(v.get("SliceThickness")),
         gantry_tilt=_first_float(v.get("GantryDetectorTilt")),
         rows=_first_int(v.get("Rows")) or 0,
@@ -226,6 +297,7 @@ def _from_values(path: str, ts: str, media_sop: str | None, v: dict, **extra) ->
         windows=_windows(
             v.get("WindowCenter"), v.get("WindowWidth"), v.get("WindowCenterWidthExplanation")
         ),
+        geometry_warnings=tuple(warnings),
     )
     kw.update(extra)
     return InstanceHeader(**kw)  # type: ignore[arg-type]
@@ -234,14 +306,18 @@ def _from_values(path: str, ts: str, media_sop: str | None, v: dict, **extra) ->
 def read_header(path: str) -> InstanceHeader:
     """Read the header of one file without decoding pixel data.
 
+    Declared sizes are checked against the bytes present before anything is allocated (see
+    :mod:`viewer.dicom.sizes`).
+
     Raises
     ------
     DicomReadError
-        With a reason a user can act on: not DICOM, truncated, malformed.
+        With a reason a user can act on: not DICOM, truncated, malformed, sizes that the file
+        cannot hold.
     """
     try:
-        size = os.path.getsize(path)
-        with open(path, "rb") as f:
+        with sizes.open_regular(path) as f:
+            size = os.fstat(f.fileno()).st_size
             buf = f.read(_HEAD_BYTES)
             while True:
                 try:
@@ -262,50 +338,21 @@ def read_header(path: str) -> InstanceHeader:
     v = parsed.values
     if not v.get("SOPClassUID") and not parsed.media_sop_class and "Rows" not in v:
         raise DicomReadError(f"{path}: not a DICOM file (no SOP Class UID)")
-    _check_pixel_encoding(path, parsed, v)
+    has_pixels = parsed.pixel_offset is not None
+    encapsulated = has_pixels and parsed.pixel_length is None
+    if has_pixels:
+        sizes.check_encoding(path, parsed.transfer_syntax, encapsulated)
+        sizes.check_sizes(path, **_claimed(v), pixel_length=parsed.pixel_length)
     return _from_values(
         path,
         parsed.transfer_syntax,
         parsed.media_sop_class,
         v,
-        has_pixel_data=parsed.pixel_offset is not None,
+        has_pixel_data=has_pixels,
         pixel_offset=parsed.pixel_offset if parsed.pixel_length is not None else None,
         pixel_length=parsed.pixel_length,
+        encapsulated_offset=parsed.pixel_offset if encapsulated else None,
     )
-
-
-def _check_pixel_encoding(path: str, parsed: tagparse.ParsedHeader, v: dict) -> None:
-    """Reject pixel data whose encoding contradicts the transfer syntax or the image size."""
-    from viewer.dicom import codecs
-
-    if parsed.pixel_offset is None:
-        return
-    ts = parsed.transfer_syntax
-    if ts in codecs.NATIVE_SYNTAXES:
-        if parsed.pixel_length is None:
-            name = codecs.syntax_name(ts)
-            raise DicomReadError(
-                f"{path}: damaged DICOM file (transfer syntax says {name} but the pixel data "
-                "is compressed); re-export it from the source system"
-            )
-        rows, cols = _first_int(v.get("Rows")) or 0, _first_int(v.get("Columns")) or 0
-        spp = _first_int(v.get("SamplesPerPixel")) or 1
-        bits = _first_int(v.get("BitsAllocated")) or 16
-        frames = _first_int(v.get("NumberOfFrames")) or 1
-        if str(v.get("PhotometricInterpretation", "")).strip() == "YBR_FULL_422":
-            spp = 2  # chroma subsampled 2:1 horizontally: 2 samples per pixel on average
-        expected = (rows * cols * spp * frames * bits + 7) // 8
-        if parsed.pixel_length < expected:
-            raise DicomReadError(
-                f"{path}: damaged DICOM file (pixel data holds {parsed.pixel_length} bytes, "
-                f"{rows}x{cols} pixels need {expected}); re-export it from the source system"
-            )
-    elif parsed.pixel_length is not None:
-        name = codecs.syntax_name(ts)
-        raise DicomReadError(
-            f"{path}: damaged DICOM file (transfer syntax says {name} but the pixel data is "
-            "not compressed); re-export it from the source system"
-        )
 
 
 # ----------------------------------------------------------------------------- pydicom path
@@ -346,6 +393,8 @@ def _read_with_pydicom(path: str) -> InstanceHeader:
 
     try:
         return _header_from_dataset(path, ds)
+    except DicomReadError:
+        raise
     except Exception as exc:  # a bad value deep in the header: skip the file, keep scanning
         raise DicomReadError(f"{path}: damaged DICOM file ({type(exc).__name__})") from None
 
@@ -356,16 +405,32 @@ def _header_from_dataset(path: str, ds) -> InstanceHeader:
     for kw in ("PatientName",):
         if kw in values:
             values[kw] = str(values[kw])
-    extra: dict = {"has_pixel_data": "PixelData" in ds or "FloatPixelData" in ds}
-
+    extra: dict = {"has_pixel_data": False}
     frames = _first_int(values.get("NumberOfFrames")) or 1
+    for tag, float_bits in _PIXEL_ELEMENTS.items():
+        raw = sizes.raw_element(ds, tag)
+        if raw is None:
+            continue
+        extra["has_pixel_data"] = True
+        length, fragments, offset = sizes.pixel_layout(path, ts, raw, frames, float_bits is None)
+        sizes.check_sizes(path, **_claimed(values, float_bits), pixel_length=length,
+                          fragments=fragments)
+        if offset is not None:
+            extra["encapsulated_offset"] = offset
+        break
+    else:
+        # No pixels: a claimed frame count allocates nothing, and drives no per-frame loop.
+        frames = 1
+
     shared = ds.get("SharedFunctionalGroupsSequence")
     per_frame = ds.get("PerFrameFunctionalGroupsSequence")
     if per_frame is not None or shared is not None:
-        positions, orientations, spacing = _functional_group_geometry(ds, frames)
+        warnings: list[str] = []
+        positions, orientations, spacing = _functional_group_geometry(ds, frames, warnings)
         extra["frame_positions"] = positions
         extra["frame_orientations"] = orientations
         extra["orientation"] = next((o for o in orientations if o is not None), None)
+        extra["geometry_warnings"] = tuple(warnings)
         if spacing is not None:
             extra["pixel_spacing"] = spacing
         slope, intercept = _functional_group_rescale(shared, per_frame)
@@ -377,6 +442,9 @@ def _header_from_dataset(path: str, ds) -> InstanceHeader:
         extra["frame_positions"] = (None,) * frames
         extra["frame_orientations"] = (None,) * frames
 
+    regions = ds.get("SequenceOfUltrasoundRegions")
+    if regions:
+        extra["us_regions"] = tuple(_us_region(item) for item in regions)
     mlut = ds.get("ModalityLUTSequence")
     if mlut:
         extra["modality_lut"] = _lut_from_item(mlut[0])
@@ -402,7 +470,18 @@ def _header_from_dataset(path: str, ds) -> InstanceHeader:
     return _from_values(path, ts, None, values, **extra)
 
 
-def _functional_group_geometry(ds, frames: int):
+_US_REGION_KEYWORDS = (
+    "RegionLocationMinX0", "RegionLocationMinY0", "RegionLocationMaxX1", "RegionLocationMaxY1",
+    "PhysicalUnitsXDirection", "PhysicalUnitsYDirection", "PhysicalDeltaX", "PhysicalDeltaY",
+)
+
+
+def _us_region(item) -> tuple[float | None, ...]:
+    """One Sequence of Ultrasound Regions item as raw numbers (see ``InstanceHeader``)."""
+    return tuple(_first_float(item.get(kw)) for kw in _US_REGION_KEYWORDS)
+
+
+def _functional_group_geometry(ds, frames: int, warnings: list[str]):
     shared = ds.get("SharedFunctionalGroupsSequence")
     shared0 = shared[0] if shared else None
     per_frame = ds.get("PerFrameFunctionalGroupsSequence") or []
@@ -412,18 +491,21 @@ def _functional_group_geometry(ds, frames: int):
             return item[seq_kw][0].get(attr)
         return None
 
-    spacing = _floats(pick(shared0, "PixelMeasuresSequence", "PixelSpacing"), 2)
-    shared_orient = _floats(pick(shared0, "PlaneOrientationSequence", "ImageOrientationPatient"), 6)
+    spacing = _spacing(pick(shared0, "PixelMeasuresSequence", "PixelSpacing"), warnings)
+    shared_orient = _orientation(
+        pick(shared0, "PlaneOrientationSequence", "ImageOrientationPatient"), warnings
+    )
     positions, orientations = [], []
     for i in range(frames):
         item = per_frame[i] if i < len(per_frame) else None
         positions.append(
-            _floats(pick(item, "PlanePositionSequence", "ImagePositionPatient"), 3)
+            _position(pick(item, "PlanePositionSequence", "ImagePositionPatient"), warnings)
         )
-        o = _floats(pick(item, "PlaneOrientationSequence", "ImageOrientationPatient"), 6)
+        o = _orientation(pick(item, "PlaneOrientationSequence", "ImageOrientationPatient"),
+                         warnings)
         orientations.append(o or shared_orient)
         if spacing is None:
-            spacing = _floats(pick(item, "PixelMeasuresSequence", "PixelSpacing"), 2)
+            spacing = _spacing(pick(item, "PixelMeasuresSequence", "PixelSpacing"), warnings)
     return tuple(positions), tuple(orientations), spacing
 
 

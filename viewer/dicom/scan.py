@@ -7,7 +7,9 @@ can fill its series list while the scan runs; a :class:`threading.Event` cancels
 
 from __future__ import annotations
 
+import errno
 import os
+import stat
 import threading
 from collections.abc import Callable, Iterator
 from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
@@ -16,10 +18,15 @@ from dataclasses import dataclass
 from viewer.dicom.catalog import Catalog, SkippedFile, build_catalog
 from viewer.dicom.header import MEDIA_STORAGE_DIRECTORY, InstanceHeader, read_header
 from viewer.errors import DicomReadError, StudyNotFoundError
+from viewer.logs import remember_root
 
 # File names that are never DICOM; skipping them by name spares a read on large folders.
 _NEVER_DICOM_SUFFIXES = (".txt", ".md", ".html", ".htm", ".pdf", ".xml", ".json", ".exe",
                          ".inf", ".ini", ".jpg", ".png", ".zip", ".csv", ".nii", ".gz")
+
+
+# A DICOMDIR is read whole; real ones for large studies are a few MB.
+_MAX_DICOMDIR_BYTES = 256 * 1024 * 1024
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,6 +46,8 @@ def _dicomdir_files(path: str) -> list[str]:
     pydicom = lazy.pydicom()
 
     try:
+        if os.path.getsize(path) > _MAX_DICOMDIR_BYTES:
+            return []
         ds = pydicom.dcmread(path)
     except Exception:  # a damaged DICOMDIR must not stop the scan; the walk still finds files
         return []
@@ -73,14 +82,72 @@ def _resolve_case_insensitive(root: str, parts: list[str]) -> str | None:
     return cur
 
 
+_SPECIAL_KINDS = {
+    stat.S_IFIFO: "named pipe",
+    stat.S_IFCHR: "character device",
+    stat.S_IFBLK: "block device",
+    stat.S_IFSOCK: "socket",
+}
+
+
+def _special_reason(mode: int) -> str:
+    kind = _SPECIAL_KINDS.get(stat.S_IFMT(mode), "special file")
+    return f"not a regular file ({kind}); not opened"
+
+
+def _unreadable_reason(exc: OSError, is_link: bool) -> str:
+    if exc.errno == errno.ELOOP:
+        return "link loops back on itself (too many levels of symbolic links); not followed"
+    if is_link and exc.errno == errno.ENOENT:
+        return "broken link: its target does not exist"
+    return f"cannot be read ({exc.strerror})"
+
+
+def _classify(e: os.DirEntry) -> tuple[str, os.stat_result | None, bool]:
+    """("file" | "dir" | "special", stat or None, whether ``e`` is a link), never opening it.
+
+    Links are resolved with ``stat`` (which raises ELOOP on a loop); other entries use the
+    type the directory listing gives, so regular files cost no extra system call.
+    """
+    if e.is_symlink():
+        st = os.stat(e.path)
+        link = True
+    elif e.is_file(follow_symlinks=False):
+        return "file", None, False
+    else:
+        st = e.stat(follow_symlinks=False)
+        link = False
+    if stat.S_ISREG(st.st_mode):
+        return "file", st, link
+    if stat.S_ISDIR(st.st_mode):
+        return "dir", st, link
+    return "special", st, link
+
+
+def _inside(path: str, real_root: str) -> bool:
+    real = os.path.realpath(path)
+    return real == real_root or real.startswith(real_root.rstrip(os.sep) + os.sep)
+
+
 def find_files(root: str) -> tuple[list[str], list[SkippedFile]]:
     """Every regular file under ``root`` (recursively), DICOMDIR-referenced files first.
 
-    Returns the candidate files and those skipped by name (hidden files, known non-DICOM
-    suffixes).
+    Returns the candidate files and the entries skipped with a reason, so that every entry is
+    accounted for: hidden files and folders, known non-DICOM suffixes, unreadable folders,
+    broken or looping links, links to folders outside ``root``, and devices, pipes and sockets
+    (never opened). Folder links inside ``root`` are followed once: folders are recognised by
+    (st_dev, st_ino), so a link back to a folder already scanned is listed, not walked again.
     """
-    if os.path.isfile(root):
+    try:
+        st = os.stat(root)
+    except OSError as exc:
+        return [], [SkippedFile(root, _unreadable_reason(exc, os.path.islink(root)))]
+    if stat.S_ISREG(st.st_mode):
         return [root], []
+    if not stat.S_ISDIR(st.st_mode):
+        return [], [SkippedFile(root, _special_reason(st.st_mode))]
+    real_root = os.path.realpath(root)
+    visited = {(st.st_dev, st.st_ino)}
     files: list[str] = []
     skipped: list[SkippedFile] = []
     seen: set[str] = set()
@@ -89,17 +156,42 @@ def find_files(root: str) -> tuple[list[str], list[SkippedFile]]:
     while stack:
         d = stack.pop()
         try:
-            entries = sorted(os.scandir(d), key=lambda e: e.name)
+            with os.scandir(d) as it:
+                entries = sorted(it, key=lambda e: e.name)
         except OSError as exc:
             skipped.append(SkippedFile(d, f"folder cannot be read ({exc.strerror})"))
             continue
         subdirs = []
         for e in entries:
             if e.name.startswith("."):
+                skipped.append(SkippedFile(e.path, "hidden file or folder (not scanned)"))
                 continue
-            if e.is_dir(follow_symlinks=False):
-                subdirs.append(e.path)
-            elif e.is_file():
+            try:
+                kind, est, link = _classify(e)
+            except OSError as exc:
+                link = _is_link(e)
+                skipped.append(SkippedFile(e.path, _unreadable_reason(exc, link)))
+                continue
+            if kind == "dir":
+                assert est is not None
+                key = (est.st_dev, est.st_ino)
+                if key in visited:
+                    skipped.append(SkippedFile(
+                        e.path, "link to a folder already scanned (a loop); not followed"
+                        if link else "folder already scanned (mounted twice); not followed"
+                    ))
+                elif link and not _inside(e.path, real_root):
+                    skipped.append(SkippedFile(
+                        e.path, "link to a folder outside the opened folder; not followed "
+                        "(open that folder itself)"
+                    ))
+                else:
+                    visited.add(key)
+                    subdirs.append(e.path)
+            elif kind == "special":
+                assert est is not None
+                skipped.append(SkippedFile(e.path, _special_reason(est.st_mode)))
+            else:
                 if e.name.upper() == "DICOMDIR" and dicomdir is None:
                     dicomdir = e.path
                     continue
@@ -110,12 +202,20 @@ def find_files(root: str) -> tuple[list[str], list[SkippedFile]]:
                 seen.add(os.path.normcase(e.path))
         stack.extend(reversed(subdirs))
     if dicomdir:
-        referenced = [p for p in _dicomdir_files(dicomdir)]
+        # A DICOMDIR may name any path ("../.."): only files inside the opened folder count.
+        referenced = [p for p in _dicomdir_files(dicomdir) if _inside(p, real_root)]
         ref_set = {os.path.normcase(p) for p in referenced}
         rest = [p for p in files if os.path.normcase(p) not in ref_set]
         extra = [p for p in referenced if os.path.normcase(p) not in seen]
         files = [p for p in referenced if os.path.normcase(p) in seen] + extra + rest
     return files, skipped
+
+
+def _is_link(e: os.DirEntry) -> bool:
+    try:
+        return e.is_symlink()
+    except OSError:
+        return False
 
 
 def _read_one(path: str) -> InstanceHeader | SkippedFile:
@@ -146,6 +246,8 @@ def iter_scan(
         ``root`` does not exist.
     """
     root = os.fspath(root)
+    # Folders are often named after the patient: hide it in the log before anything is read.
+    remember_root(root)
     if not os.path.exists(root):
         raise StudyNotFoundError(f"{root}: no such file or folder")
     files, skipped = find_files(root)

@@ -143,11 +143,35 @@ def _split_duplicates(frames: list[FrameRef]) -> tuple[list[list[FrameRef]], str
     return [frames], ""
 
 
+def _header_warnings(frames: list[FrameRef]) -> list[str]:
+    """Geometry values the headers dropped (degenerate orientation, NaN position), once each."""
+    return list(dict.fromkeys(w for f in frames for w in f.header.geometry_warnings))
+
+
+def _without_geometry(series_uid: str, frames: list[FrameRef], warnings: list[str]) -> Stack:
+    h = frames[0].header
+    frames = sorted(frames, key=_instance_sort_key)
+    return Stack(series_uid, "", tuple(frames), h.rows, h.columns, warnings=tuple(warnings))
+
+
+def _describe_safe(series_uid: str, frames: list[FrameRef]) -> Stack:
+    """:func:`_describe`, or the frames without geometry when their geometry cannot be used.
+
+    Headers already drop unusable values; this keeps a value combination they did not
+    foresee to this one stack instead of the whole catalog.
+    """
+    try:
+        with np.errstate(divide="raise", over="raise", invalid="raise"):
+            return _describe(series_uid, frames)
+    except (ValueError, ArithmeticError, TypeError) as exc:
+        why = f"geometry unusable ({type(exc).__name__}): shown without geometry"
+        return _without_geometry(series_uid, frames, [*_header_warnings(frames), why])
+
+
 def _describe(series_uid: str, frames: list[FrameRef]) -> Stack:
     h = frames[0].header
     if not all(_has_geometry(f) for f in frames):
-        frames = sorted(frames, key=_instance_sort_key)
-        return Stack(series_uid, "", tuple(frames), h.rows, h.columns)
+        return _without_geometry(series_uid, frames, _header_warnings(frames))
     orientation = frames[0].orientation
     normal = geometry.slice_normal(orientation)
     positions = np.array([f.position for f in frames], dtype=float)
@@ -158,7 +182,7 @@ def _describe(series_uid: str, frames: list[FrameRef]) -> Stack:
     frames = [frames[i] for i in order]
     positions, dist = positions[order], dist[order]
 
-    warnings: list[str] = []
+    warnings: list[str] = _header_warnings(frames)
     spacing, dups, gaps, uneven = geometry.spacing_report(dist)
     if dups:
         warnings.append(f"{dups} duplicated slice position(s)")
@@ -180,6 +204,10 @@ def _describe(series_uid: str, frames: list[FrameRef]) -> Stack:
     ps = h.pixel_spacing or (1.0, 1.0)
     if h.pixel_spacing is None:
         warnings.append("no pixel spacing: 1 mm assumed")
+    # Some de-identifiers (LIDC) give each slice its own: a DICOM SEG then needs care.
+    n_for = len({f.header.frame_of_reference_uid for f in frames})
+    if n_for > 1:
+        warnings.append(f"slices carry {n_for} different Frame of Reference UIDs")
     affine = geometry.affine_from(orientation, ps, positions[0], step)
     # Spacing along the normal; a tilt's shear lives only in the affine's slice column.
     slice_spacing = float(spacing)
@@ -212,9 +240,12 @@ def build_stacks(headers: Iterable[InstanceHeader]) -> list[Stack]:
     for key, frames in groups.items():
         parts, attr = [frames], ""
         if key[0] is not None and len(frames) > 1:
-            parts, attr = _split_duplicates(frames)
+            try:
+                parts, attr = _split_duplicates(frames)
+            except (ValueError, ArithmeticError):  # kept as one stack; _describe_safe says why
+                parts, attr = [frames], ""
         for part in parts:
-            st = _describe(series_uid, part)
+            st = _describe_safe(series_uid, part)
             described.append((key, attr, st))
 
     described.sort(key=lambda t: (-t[2].n_frames, str(t[0])))

@@ -52,8 +52,10 @@ WANTED: dict[int, tuple[str, str]] = {
     0x00180086: ("EchoNumbers", "IS"),
     0x00180088: ("SpacingBetweenSlices", "DS"),
     0x00181060: ("TriggerTime", "DS"),
+    0x00181114: ("EstimatedRadiographicMagnificationFactor", "DS"),
     0x00181120: ("GantryDetectorTilt", "DS"),
     0x00181164: ("ImagerPixelSpacing", "DS"),
+    0x00182010: ("NominalScannedPixelSpacing", "DS"),
     0x0020000D: ("StudyInstanceUID", "UI"),
     0x0020000E: ("SeriesInstanceUID", "UI"),
     0x00200010: ("StudyID", "SH"),
@@ -72,6 +74,8 @@ WANTED: dict[int, tuple[str, str]] = {
     0x00280010: ("Rows", "US"),
     0x00280011: ("Columns", "US"),
     0x00280030: ("PixelSpacing", "DS"),
+    0x00280A02: ("PixelSpacingCalibrationType", "CS"),
+    0x00280A04: ("PixelSpacingCalibrationDescription", "LO"),
     0x00280100: ("BitsAllocated", "US"),
     0x00280101: ("BitsStored", "US"),
     0x00280103: ("PixelRepresentation", "US"),
@@ -87,6 +91,7 @@ WANTED: dict[int, tuple[str, str]] = {
 _NEEDS_FULL = frozenset(
     (
         0x00081115,  # Referenced Series Sequence (SEG, KO, PR)
+        0x00186011,  # Sequence of Ultrasound Regions (calibrated regions of US images)
         0x00283000,  # Modality LUT Sequence
         0x00283010,  # VOI LUT Sequence
         0x52009229,  # Shared Functional Groups Sequence
