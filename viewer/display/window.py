@@ -39,11 +39,22 @@ def header_windows(h: InstanceHeader) -> list[Window]:
 
 
 def auto_window(real: np.ndarray, low: float = 1.0, high: float = 99.0) -> Window:
-    """A window spanning the ``low``..``high`` percentiles of ``real`` (grey levels of MR etc.)."""
+    """A window spanning the ``low``..``high`` percentiles of ``real`` (grey levels of MR etc.).
+
+    Only finite values count: a Rescale Slope (0028,1053) of NaN, inf or 1e308 in a damaged
+    header makes NaN/inf real values, which would otherwise give a NaN window (a black image).
+    """
     sample = real[:: max(1, real.shape[0] // 256)] if real.ndim >= 2 else real
-    lo, hi = np.percentile(sample, [low, high])
-    width = max(float(hi - lo), 1.0)
-    return Window(float(lo + hi) / 2.0, width, "auto")
+    sample = np.asarray(sample)
+    if sample.dtype.kind == "f":
+        finite = np.isfinite(sample)
+        if not finite.all():
+            sample = sample[finite]
+    if sample.size == 0:
+        return Window(0.0, 1.0, "auto")
+    lo, hi = (float(v) for v in np.percentile(sample, [low, high]))
+    width = max(hi - lo, 1.0)
+    return Window((lo + hi) / 2.0, width, "auto")
 
 
 def default_window(h: InstanceHeader, real: np.ndarray) -> Window:
@@ -65,20 +76,37 @@ def default_window(h: InstanceHeader, real: np.ndarray) -> Window:
 
 
 def apply_window(real: np.ndarray, window: Window) -> np.ndarray:
-    """Linear VOI function of PS3.3 C.11.2.1.2.1 to uint8 (0..255)."""
-    c, w = float(window.center), max(float(window.width), 1.0)
+    """Linear VOI function of PS3.3 C.11.2.1.2.1 to uint8 (0..255).
+
+    NaN real values (from a damaged modality LUT) are drawn black, +inf white; a window that
+    is not finite is replaced by :func:`auto_window` of ``real``.
+    """
+    c, w = float(window.center), float(window.width)
+    if not (np.isfinite(c) and np.isfinite(w)):
+        auto = auto_window(real)
+        c, w = auto.center, auto.width
+    w = max(w, 1.0)
     if w <= 1.0:
         return np.where(real > c - 0.5, 255, 0).astype(np.uint8)
     scale = np.float32(255.0 / (w - 1.0))
     offset = np.float32((c - 0.5) - (w - 1.0) / 2.0)
-    out = (np.asarray(real, dtype=np.float32) - offset) * scale
-    np.clip(out, 0, 255, out=out)
+    with np.errstate(over="ignore", invalid="ignore"):  # inf - inf and the like become NaN
+        out = (np.asarray(real, dtype=np.float32) - offset) * scale
+    # fmax, unlike clip, maps NaN to the bound, so the cast below never sees a NaN.
+    np.fmax(out, 0, out=out)
+    np.minimum(out, 255, out=out)
     return out.astype(np.uint8)
 
 
 def apply_voi_lut(values: np.ndarray, lut: LUT) -> np.ndarray:
-    """Apply a VOI LUT Sequence (0028,3010) item and scale its output range to uint8."""
-    idx = np.clip(np.asarray(values).astype(np.int64) - lut.first_mapped, 0, len(lut.data) - 1)
+    """Apply a VOI LUT Sequence (0028,3010) item and scale its output range to uint8.
+
+    Values outside the LUT's input range take its first or last entry (NaN: the first)."""
+    values = np.asarray(values)
+    if values.dtype.kind == "f":
+        first = float(lut.first_mapped)
+        values = np.nan_to_num(np.clip(values, first, first + len(lut.data) - 1), nan=first)
+    idx = np.clip(values.astype(np.int64) - lut.first_mapped, 0, len(lut.data) - 1)
     out = lut.data[idx].astype(np.float32)
     top = float(lut.data.max()) or 1.0
     return np.clip(out * (255.0 / top), 0, 255).astype(np.uint8)
