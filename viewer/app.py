@@ -1,8 +1,19 @@
-"""GUI entry point: ``radviewer [PATH] [--sample]``."""
+"""GUI entry point: ``radviewer [PATH] [--sample]``.
+
+Ending: quitting, ``kill`` (SIGTERM), Ctrl+C (SIGINT) and a closed terminal (SIGHUP) all close
+the window the same way: running jobs are cancelled and waited for (bounded), then the decoder
+processes are terminated. The exit status is 0 after a quit and 128 + the signal's number
+after a signal, as shells report it.
+"""
 
 from __future__ import annotations
 
+import signal
+import socket
 import sys
+import threading
+
+QUIT_SIGNALS = (signal.SIGTERM, signal.SIGINT, signal.SIGHUP)
 
 
 def _dark_palette(app) -> None:
@@ -24,6 +35,79 @@ def _dark_palette(app) -> None:
         p.setColor(QPalette.ColorGroup.Disabled, role, grey)
     app.setStyle("Fusion")
     app.setPalette(p)
+
+
+class _SignalQuit:
+    """Turns SIGTERM/SIGINT/SIGHUP into a normal quit on the GUI thread.
+
+    Python runs signal handlers only when the interpreter gets control, which it does not while
+    Qt's event loop waits; the C-level handler therefore writes the signal number to a socket
+    (``signal.set_wakeup_fd``) that a QSocketNotifier watches, and the quit happens in that
+    notifier's slot, between events.
+    """
+
+    def __init__(self, app, window) -> None:
+        from PySide6.QtCore import QSocketNotifier
+
+        self.app, self.window = app, window
+        self.received: int | None = None
+        self._read, self._write = socket.socketpair()
+        self._read.setblocking(False)
+        self._write.setblocking(False)
+        self._old_fd = signal.set_wakeup_fd(self._write.fileno(), warn_on_full_buffer=False)
+        self._old = {s: signal.signal(s, self._note) for s in QUIT_SIGNALS}
+        self._notifier = QSocketNotifier(self._read.fileno(), QSocketNotifier.Type.Read)
+        self._notifier.activated.connect(self._on_wakeup)
+
+    def _note(self, signum, _frame) -> None:
+        # Runs in the main thread at the next bytecode; the notifier does the work.
+        if self.received is None:
+            self.received = signum
+
+    def _on_wakeup(self, *_args) -> None:
+        try:
+            data = self._read.recv(64)
+        except (BlockingIOError, InterruptedError):
+            return
+        signums = [b for b in data if b in {int(s) for s in QUIT_SIGNALS}]
+        if not signums:
+            return
+        if self.received is None:
+            self.received = signums[0]
+        self.window.close()
+        self.app.exit(128 + self.received)
+
+    def uninstall(self) -> None:
+        self._notifier.setEnabled(False)
+        for s, old in self._old.items():
+            signal.signal(s, old)
+        signal.set_wakeup_fd(self._old_fd)
+        self._read.close()
+        self._write.close()
+
+
+def _start_decoders_soon() -> None:
+    """Start the decoder processes in the background once the window is up (~1 s, paid
+    while the user looks at it; the first compressed slice then needs no wait)."""
+    from PySide6.QtCore import QTimer
+
+    from viewer.dicom import pixels
+
+    QTimer.singleShot(0, lambda: threading.Thread(target=pixels.warm_up, name="decoder-start",
+                                                  daemon=True).start())
+
+
+def _end(window, stopper: _SignalQuit | None) -> None:
+    """Close the window (its jobs are cancelled and waited for), then stop the decoders."""
+    from viewer.dicom import decode_pool
+    from viewer.gui.workers import stop_all
+
+    if window.isVisible():
+        window.close()  # e.g. after --exit-after-first-image, which exits without closing
+    stop_all(3.0)
+    decode_pool.shutdown()
+    if stopper is not None:
+        stopper.uninstall()
 
 
 def run_gui(path: str | None = None, sample: bool = False,
@@ -54,6 +138,9 @@ def run_gui(path: str | None = None, sample: bool = False,
     # From here on an unexpected exception in any thread is logged and shown, not fatal.
     CrashReporter(win, log_path).install()
     win.show()
+    stopper = _SignalQuit(app, win) if threading.current_thread() is threading.main_thread() \
+        else None
+    _start_decoders_soon()
     if exit_after_first_image:
         from viewer.gui.startup_probe import FirstImageProbe
 
@@ -62,4 +149,8 @@ def run_gui(path: str | None = None, sample: bool = False,
         win.open_sample()
     elif path:
         win.open_folder(path)
-    return app.exec()
+    try:
+        code = app.exec()
+    finally:
+        _end(win, stopper)
+    return code

@@ -17,9 +17,7 @@ SEED = 16
 CASES = 120
 
 # Cases that fail in code being fixed elsewhere (issue 16): expected to fail until then.
-KNOWN: dict[int, str] = {
-    82: "issue 16.1: decode_pool cannot pickle pylibjpeg-rle's PanicException (traceback)",
-}
+KNOWN: dict[int, str] = {}  # index -> reason, for a case that is known to fail (xfail)
 
 
 def _param(index: int):

@@ -357,11 +357,17 @@ def test_model_picker_lists_the_model_folder_and_reasons(qtbot, window, settings
                         staticmethod(lambda *a, **k: str(user)))
     window.choose_model_folder()
     assert settings.value("ai/model_folder") == str(user)
-    assert "2 models found" in window.statusBar().currentMessage()
+    qtbot.waitUntil(lambda: "2 models found" in window.statusBar().currentMessage())
 
     open_and_wait(qtbot, window, sample_study_dir())
     shown = []
-    monkeypatch.setattr(model_picker.ModelPicker, "exec", lambda self: shown.append(self) or 0)
+
+    def look_and_cancel(picker):  # the models are found in the background
+        qtbot.waitUntil(lambda: picker.ready, timeout=20000)
+        shown.append(picker)
+        return 0
+
+    monkeypatch.setattr(model_picker.ModelPicker, "exec", look_and_cancel)
     window.choose_model()
     picker = shown[0]
     items = [picker.list.item(i) for i in range(picker.list.count())]

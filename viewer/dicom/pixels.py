@@ -4,28 +4,27 @@ Values stay in their stored integer type (``int16``, ``uint16``, ...; RGB as ``u
 ``(rows, columns, 3)``); :func:`to_real` applies the modality LUT when real values (HU, ...)
 are needed. Native little-endian pixel data is read straight from its byte offset into the
 destination array; compressed data is decoded by pydicom with the plugin chosen per transfer
-syntax (:mod:`viewer.dicom.codecs`), in worker processes when a whole stack is loaded, since
-the decoders hold the GIL.
+syntax (:mod:`viewer.dicom.codecs`). The app decodes compressed data only in worker processes
+(:mod:`viewer.dicom.decode_pool`): the native decoders can abort the process that runs them,
+and they hold the GIL. :func:`decode_frame` itself decodes here; the app calls
+:func:`decode_frame_isolated`, :func:`decode_many` or :class:`StackPixels`.
 """
 
 from __future__ import annotations
 
-import atexit
-import multiprocessing
 import os
-import sys
 import threading
 from collections import OrderedDict
-from collections.abc import Callable, Sequence
-from concurrent.futures import FIRST_COMPLETED, Executor, ThreadPoolExecutor, wait
-from concurrent.futures.process import BrokenProcessPool
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 
 import numpy as np
 
-from viewer.dicom import codecs, lazy
+from viewer.dicom import codecs, decode_pool, lazy
 from viewer.dicom.header import InstanceHeader
 from viewer.dicom.stacks import Stack
-from viewer.errors import DicomReadError, MissingCodecError, OperationCancelled
+from viewer.errors import DicomReadError, MissingCodecError, OperationCancelled, ViewerError
 
 # ----------------------------------------------------------------------------- one frame
 
@@ -130,14 +129,19 @@ def _decode_with_pydicom(h: InstanceHeader, frame: int) -> np.ndarray:
             try:
                 arr = pixel_array(h.path, index=index, decoding_plugin=plugin)
                 break
-            except Exception as exc:  # decoders raise anything on corrupt streams; try the next
+            except (KeyboardInterrupt, SystemExit):
+                raise
+            except BaseException as exc:  # noqa: B036 - decoders raise anything on corrupt
+                # streams, even BaseException (a Rust codec's PanicException); try the next
                 errors.append(f"{plugin}: {_short(exc)}")
         if arr is None:
             # pydicom's file reader is stricter than its dataset reader (e.g. an implicit VR
             # data set under an explicit syntax): one last try through a full read.
             try:
                 arr = _read_dataset_pixels(h, frame)
-            except Exception as exc:  # report below with the plugins' errors
+            except (KeyboardInterrupt, SystemExit):
+                raise
+            except BaseException as exc:  # noqa: B036 - report below with the plugins' errors
                 errors.append(f"dataset read: {_short(exc)}")
     if arr is None:
         raise DicomReadError(
@@ -173,18 +177,114 @@ def decode_frame(h: InstanceHeader, frame: int = 0) -> np.ndarray:
     MissingCodecError
         No installed package decodes the transfer syntax; the message names the package.
     DicomReadError
-        The pixel data is damaged or truncated.
+        The pixel data is damaged or truncated, or its codestream differs from the header.
     """
     if _native_fast(h):
         out = np.empty(frame_shape(h), dtype=stored_dtype(h))
         read_native_into(h, frame, out)
         return out
+    from viewer.dicom import codestream
+
+    # A codestream larger than the header says makes GDCM abort the process: never pass one on.
+    codestream.check_frame(h, frame)
     return _decode_with_pydicom(h, frame)
 
 
-def _decode_batch(items: Sequence[tuple[InstanceHeader, int]]) -> list[np.ndarray]:
-    """Decode several frames (runs in a worker process)."""
-    return [decode_frame(h, f) for h, f in items]
+# ----------------------------------------------------------------------------- isolated
+
+
+@dataclass(frozen=True, slots=True)
+class DecodeFailure:
+    """A frame a worker could not decode; plain data, so that it always unpickles (an
+    exception whose ``__init__`` takes other arguments would break the pool on the way)."""
+
+    message: str
+    missing: tuple[str, str, tuple[str, ...]] | None = None  # MissingCodecError's arguments
+
+
+def _decode_batch(items: Sequence[tuple[InstanceHeader, int]]) -> list:
+    """(worker process) Decode several frames: an array or a :class:`DecodeFailure` each."""
+    out: list = []
+    for h, f in items:
+        try:
+            out.append(decode_frame(h, f))
+        except MissingCodecError as exc:
+            out.append(DecodeFailure(str(exc), (exc.path, exc.syntax_name, tuple(exc.packages))))
+        except ViewerError as exc:
+            out.append(DecodeFailure(str(exc)))
+        except (KeyboardInterrupt, SystemExit):
+            raise
+        except BaseException as exc:  # noqa: B036 - a decoder's own failure on this file
+            # (PanicException of a Rust codec is a BaseException): the file's problem
+            out.append(DecodeFailure(f"{h.path}: cannot decode pixel data (frame {f + 1}): "
+                                     f"{type(exc).__name__}: {_short(exc)}"))
+    return out
+
+
+def needs_isolation(h: InstanceHeader) -> bool:
+    """Whether decoding ``h`` runs a native decoder (anything but plain native pixel data)."""
+    return not (h.is_native and h.transfer_syntax in codecs.NATIVE_SYNTAXES)
+
+
+def _outcome(h: InstanceHeader, frame: int, result) -> np.ndarray | DicomReadError:
+    """A worker's result for one frame: the array, or the error to raise."""
+    if isinstance(result, np.ndarray):
+        return result
+    if isinstance(result, DecodeFailure):
+        if result.missing is not None:
+            path, name, packages = result.missing
+            return MissingCodecError(path, name, list(packages))
+        return DicomReadError(result.message)
+    assert isinstance(result, decode_pool.WorkerCrashed), result
+    return DicomReadError(
+        f"{h.path}: decoder crashed on frame {frame + 1} ({codecs.syntax_name(h.transfer_syntax)}"
+        " pixel data): the file is damaged or malformed; the other images are unaffected. "
+        "Re-export this file from its source to see it."
+    )
+
+
+def decode_many(
+    items: Sequence[tuple[InstanceHeader, int]],
+    cancel: threading.Event | None = None,
+    batch: int = 8,
+    in_flight: int | None = None,
+) -> Iterator[tuple[int, np.ndarray | DicomReadError]]:
+    """Decode ``(header, frame)`` items; yields ``(index, array or DicomReadError)`` as each
+    arrives. Compressed frames decode in worker processes (the first item alone, so it comes
+    first), native ones here. Stops quietly when ``cancel`` is set.
+
+    Raises
+    ------
+    OperationCancelled
+        The decoder processes were shut down for good (the app is exiting).
+    """
+    here = [i for i, (h, _f) in enumerate(items) if not needs_isolation(h)]
+    away = [i for i, (h, _f) in enumerate(items) if needs_isolation(h)]
+    for i in here:
+        if cancel is not None and cancel.is_set():
+            return
+        h, f = items[i]
+        try:
+            yield i, decode_frame(h, f)
+        except DicomReadError as exc:
+            yield i, exc
+    sub = [items[i] for i in away]
+    for j, result in decode_pool.run_each(_decode_batch, sub, cancel=cancel, batch=batch,
+                                          in_flight=in_flight):
+        h, f = sub[j]
+        yield away[j], _outcome(h, f, result)
+
+
+def decode_frame_isolated(h: InstanceHeader, frame: int = 0) -> np.ndarray:
+    """:func:`decode_frame`, with native decoders run in a worker process (so a crash is a
+    :class:`DicomReadError` here, not the end of the app). Raises as :func:`decode_frame`."""
+    if not needs_isolation(h):
+        return decode_frame(h, frame)
+    for _i, result in decode_many([(h, frame)]):
+        if isinstance(result, Exception):
+            raise result
+        return result
+    raise OperationCancelled("decoding stopped")  # pragma: no cover - no result means closing
 
 
 # ----------------------------------------------------------------------------- values
@@ -261,48 +361,13 @@ _SHARED_CACHE = FrameCache()
 
 # ----------------------------------------------------------------------------- processes
 
-_POOL: Executor | None = None
-_POOL_LOCK = threading.Lock()
-
-
-def _process_pool() -> Executor:
-    """A process pool kept for the session (start-up costs ~0.3 s; paid once)."""
-    global _POOL
-    with _POOL_LOCK:
-        if _POOL is None:
-            from concurrent.futures import ProcessPoolExecutor
-
-            # forkserver: safe with the GUI's threads, and children fork from a server that
-            # has already imported this module.
-            method = "forkserver" if sys.platform.startswith("linux") else "spawn"
-            ctx = multiprocessing.get_context(method)
-            if method == "forkserver":
-                ctx.set_forkserver_preload([__name__, "pydicom.pixels"])
-            _POOL = ProcessPoolExecutor(max_workers=os.cpu_count() or 2, mp_context=ctx)
-            atexit.register(shutdown_pool)
-        return _POOL
-
-
-def shutdown_pool() -> None:
-    """Stop the decoder processes (called at exit)."""
-    global _POOL
-    with _POOL_LOCK:
-        if _POOL is not None:
-            _POOL.shutdown(wait=False, cancel_futures=True)
-            _POOL = None
+# Each worker starts from a forkserver that has already imported this module and the decoders.
+decode_pool.configure([__name__, "pydicom.pixels"])
 
 
 def warm_up() -> None:
-    """Start the decoder processes ahead of the first compressed stack (optional)."""
-    pool = _process_pool()
-    # One task per worker: the pool starts workers lazily, one per pending task.
-    n = os.cpu_count() or 2
-    for fut in [pool.submit(_import_decoders) for _ in range(n)]:
-        fut.result()
-
-
-def _import_decoders() -> None:
-    lazy.pydicom_pixels()  # plugins register on import
+    """Start the decoder processes ahead of the first compressed frame (~1 s, once)."""
+    decode_pool.start()
 
 
 # ----------------------------------------------------------------------------- stacks
@@ -334,6 +399,8 @@ class StackPixels:
         # One load at a time: a cancelled load may still be finishing its in-flight slices
         # when the user comes back to this stack.
         self._load_lock = threading.Lock()
+        # Slices that could not be decoded (a crashed decoder is not asked twice).
+        self.failed: dict[int, DicomReadError] = {}
         h = stack.first
         self.dtype = stored_dtype(h)
         self.frame_shape = frame_shape(h)
@@ -347,11 +414,19 @@ class StackPixels:
         """Stored values of slice ``k``; decoded on first use and cached."""
         if self._volume is not None and self._loaded is not None and self._loaded[k]:
             return self._volume[k]
+        if k in self.failed:
+            raise self.failed[k]
         ref = self.stack.frames[k]
         key = (ref.header.path, ref.frame)
         arr = self.cache.get(key)
         if arr is None:
-            arr = decode_frame(ref.header, ref.frame)
+            try:
+                arr = decode_frame_isolated(ref.header, ref.frame)
+            except MissingCodecError:
+                raise
+            except DicomReadError as exc:
+                self.failed[k] = exc
+                raise
             self.cache.put(key, arr)
         return arr
 
@@ -381,12 +456,16 @@ class StackPixels:
         Slices are decoded starting from ``first`` (default: the middle) and outwards;
         ``on_slice(k)`` is called as each arrives (from a worker thread) and ``progress(done,
         total)`` after each. Native data is read with threads straight into the array;
-        compressed data is decoded in worker processes.
+        compressed data is decoded in worker processes. A slice that cannot be decoded is
+        recorded in :attr:`failed` and the others still load.
 
         Raises
         ------
         OperationCancelled
             ``cancel`` was set; the partial volume is kept for the slices already loaded.
+        DicomReadError
+            Some slices could not be decoded (the first one's error, with the count), or
+            no decoder is installed for the transfer syntax (:class:`MissingCodecError`).
         """
         with self._load_lock:
             return self._load_volume_locked(progress, cancel, on_slice, first, workers)
@@ -394,6 +473,10 @@ class StackPixels:
     def _load_volume_locked(self, progress, cancel, on_slice, first, workers) -> np.ndarray:
         n = self.stack.n_frames
         if self._volume is None:
+            from viewer.dicom import limits
+
+            frame_nbytes = int(np.prod(self.frame_shape)) * self.dtype.itemsize
+            limits.check_volume(self.stack.first.path, n, frame_nbytes)  # before allocating
             self._volume = np.empty(self.shape, dtype=self.dtype)
             self._loaded = np.zeros(n, dtype=bool)
         vol, loaded = self._volume, self._loaded
@@ -419,16 +502,16 @@ class StackPixels:
         if native:
             self._load_native(todo, mark, cancel, workers)
         else:
-            try:
-                self._load_decoded(todo, mark, cancel, workers)
-            except BrokenProcessPool:
-                # Worker processes could not start (frozen app, locked-down host): decode
-                # here instead; slower, but the user gets the images.
-                shutdown_pool()
-                rest = [k for k in todo if not loaded[k]]
-                self._load_decoded(rest, mark, cancel, workers=1)
+            self._load_decoded([k for k in todo if k not in self.failed], mark, cancel,
+                               workers)
         if cancel is not None and cancel.is_set() and not loaded.all():
             raise OperationCancelled("loading cancelled")
+        if self.failed:
+            k = min(self.failed)
+            more = len(self.failed) - 1
+            raise DicomReadError(str(self.failed[k]) + (
+                f" ({more} more slice{'s' if more > 1 else ''} of this series could not be "
+                "decoded)" if more else ""))
         return vol
 
     def _load_native(self, todo, mark, cancel, workers) -> None:
@@ -454,45 +537,18 @@ class StackPixels:
 
     def _load_decoded(self, todo, mark, cancel, workers) -> None:
         vol, frames = self._volume, self.stack.frames
-        use_processes = (os.cpu_count() or 1) > 1 and len(todo) >= 8 and workers != 1
-        if not use_processes:
-            for k in todo:
-                if cancel is not None and cancel.is_set():
-                    return
-                ref = frames[k]
-                vol[k] = decode_frame(ref.header, ref.frame)
-                mark(k)
-            return
-        pool = _process_pool()
-        nproc = os.cpu_count() or 2
+        nproc = decode_pool.workers()
         # Small batches keep results flowing (slices shown as they arrive) while amortising
         # the inter-process overhead; at most 2 batches in flight per process.
         batch = max(1, min(8, len(todo) // (nproc * 4) or 1))
-        batches = [todo[i : i + batch] for i in range(0, len(todo), batch)]
-        it = iter(batches)
-        pending: dict = {}
-
-        def submit_next() -> bool:
-            b = next(it, None)
-            if b is None:
-                return False
-            items = [(frames[k].header, frames[k].frame) for k in b]
-            pending[pool.submit(_decode_batch, items)] = b
-            return True
-
-        for _ in range(nproc * 2):
-            if not submit_next():
-                break
-        while pending:
-            finished, _ = wait(list(pending), return_when=FIRST_COMPLETED)
-            for fut in finished:
-                ks = pending.pop(fut)
-                arrays = fut.result()
-                for k, arr in zip(ks, arrays, strict=True):
-                    vol[k] = arr
-                    mark(k)
-                if cancel is not None and cancel.is_set():
-                    for f in pending:
-                        f.cancel()
-                    return
-                submit_next()
+        items = [(frames[k].header, frames[k].frame) for k in todo]
+        for i, result in decode_many(items, cancel=cancel, batch=batch,
+                                     in_flight=workers and max(1, workers)):
+            k = todo[i]
+            if isinstance(result, MissingCodecError):
+                raise result  # the same for every slice: say it once, now
+            if isinstance(result, DicomReadError):
+                self.failed[k] = result
+                continue
+            vol[k] = result
+            mark(k)

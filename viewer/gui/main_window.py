@@ -43,8 +43,8 @@ from viewer.gui.overlay import ResultPanel
 from viewer.gui.preferences import KEY_MODEL_FOLDER, Preferences, PreferencesDialog
 from viewer.gui.slice_view import ACQUIRED, SliceView
 from viewer.gui.tag_browser import TagBrowser, caption_for
-from viewer.gui.workers import AnalyzeJob, LoadJob, ScanJob, SegLoadJob, ThumbnailJob
-from viewer.logs import remember_catalog
+from viewer.gui.workers import AnalyzeJob, LoadJob, ScanJob, SegLoadJob, ThumbnailJob, stop_all
+from viewer.logs import remember_catalog, remember_root
 from viewer.paths import sample_study_dir
 
 RESEARCH_NOTICE = "Research use — not a diagnosis."
@@ -575,26 +575,20 @@ class MainWindow(QMainWindow):
         return self._runner
 
     def choose_model(self) -> None:
-        """The model picker: applicable models first, the others with the reason."""
-        from viewer.ai.registry import discover, not_applicable_reason
-        from viewer.gui.model_picker import ModelPicker
+        """The model picker: applicable models first, the others with the reason. It opens at
+        once; the models are found in the background (folders may be slow, new weights are
+        hashed) and listed when that is done."""
+        from viewer.gui.model_picker import ModelPicker, discover_in_background
 
         px = self.views[0].pixels
         if px is None:
             self.statusBar().showMessage("Open a series first, then Analyze.", 6000)
             return
-        errors: list[str] = []
-        entries = discover(self.model_folders(), errors=errors)
-        for e in errors:
-            self.report_problem(e)
-        rows = []
-        for e in entries:
-            reason = e.problem or not_applicable_reason(e, px.stack)
-            rows.append((e, reason))
-        rows.sort(key=lambda r: r[1] is not None)
-        picker = ModelPicker(rows, px.stack.label, self)
+        picker = ModelPicker(None, px.stack.label, self, stack=px.stack)
+        discover_in_background(self.model_folders(), True, picker.set_found)
         if picker.exec() and picker.chosen is not None:
             self.analyze(picker.chosen)
+        picker.deleteLater()
 
     def model_folders(self) -> list[str]:
         """The user's model folder (AI ▸ Model folder…), searched after the bundled models;
@@ -613,16 +607,20 @@ class MainWindow(QMainWindow):
         self._report_model_folder(path)
 
     def _report_model_folder(self, path: str) -> None:
-        """How many models the user's folder ``path`` holds, in the status bar."""
-        from viewer.ai.registry import discover
+        """How many models the user's folder ``path`` holds, in the status bar (counted in the
+        background: the folder may be slow)."""
+        from viewer.gui.model_picker import discover_in_background
 
-        errors: list[str] = []
-        found = [e for e in discover([path], verify=False, errors=errors)
-                 if e.origin.startswith("user")]
+        self._model_folder_counted = path
+        discover_in_background([path], False, self._on_model_folder_counted)
+
+    def _on_model_folder_counted(self, _request: int, found) -> None:
+        entries, errors = found
+        n = sum(e.origin.startswith("user") for e in entries)
         for e in errors:
             self.report_problem(e)
-        self.statusBar().showMessage(
-            f"Model folder {path}: {len(found)} model{'s' if len(found) != 1 else ''} found", 8000)
+        self.statusBar().showMessage(f"Model folder {self._model_folder_counted}: {n} "
+                                     f"model{'s' if n != 1 else ''} found", 8000)
 
     def analyze(self, entry) -> None:
         """Run ``entry`` on the shown stack in the background; the viewer stays usable."""
@@ -631,7 +629,7 @@ class MainWindow(QMainWindow):
             return
         self.cancel_analysis()
         self._request += 1
-        job = AnalyzeJob(self._request, self.runner, entry, px, parent=self)
+        job = AnalyzeJob(self._request, self.runner, entry, px)
         job.progress.connect(self._on_analyze_progress)
         job.finished.connect(self._on_analyzed)
         job.failed.connect(self._on_analyze_failed)
@@ -751,6 +749,7 @@ class MainWindow(QMainWindow):
 
     def open_folder(self, path: str) -> None:
         """Scan ``path`` in the background; the series list fills in as series are found."""
+        remember_root(path)  # folders are named after patients: hidden in the log from now on
         self.cancel_scan()
         self._stop_load()
         self._request += 1
@@ -767,7 +766,7 @@ class MainWindow(QMainWindow):
         self.skipped_label.setText("")
         self.settings.setValue("last_folder", path)
         self._add_recent(path)
-        job = ScanJob(self._request, path, parent=self)
+        job = ScanJob(self._request, path)
         job.progress.connect(self._on_scan_progress)
         job.catalog_updated.connect(self._on_catalog)
         job.finished.connect(self._on_scan_finished)
@@ -807,7 +806,7 @@ class MainWindow(QMainWindow):
             msg = f"No DICOM image found in {catalog.root}" + (
                 " — see the skipped files" if catalog.skipped else "")
         self.statusBar().showMessage(msg, 8000)
-        self._thumbs = ThumbnailJob(self._request, catalog.stacks(), parent=self)
+        self._thumbs = ThumbnailJob(self._request, catalog.stacks())
         self._thumbs.thumbnail_ready.connect(self._on_thumbnail)
         self._thumbs.start()
 
@@ -885,9 +884,9 @@ class MainWindow(QMainWindow):
         self._show_result_of(stack.uid)
         self._load_linked_seg(stack)
         self._request_load = self._request * 1000 + self.series_list.currentRow()
-        job = LoadJob(self._request_load, px, px.stack.n_frames // 2, parent=self)
+        job = LoadJob(self._request_load, px, px.stack.n_frames // 2)
         job.slice_loaded.connect(self._on_slice_loaded)
-        job.failed.connect(lambda _r, msg: self.report_problem(msg))
+        job.failed.connect(self._on_background_failed)
         self._load = job
         job.start()
 
@@ -898,11 +897,15 @@ class MainWindow(QMainWindow):
         if not segs or stack.uid in self.results or stack.uid in self._segs_tried:
             return
         self._segs_tried.add(stack.uid)
-        job = SegLoadJob(self._request, segs[0].header.path, stack, parent=self)
+        job = SegLoadJob(self._request, segs[0].header.path, stack)
         job.finished.connect(self._on_seg_loaded)
-        job.failed.connect(lambda _r, msg: self.report_problem(msg))
+        job.failed.connect(self._on_background_failed)
         self._seg_jobs.append(job)
         job.start()
+
+    def _on_background_failed(self, _request: int, message: str) -> None:
+        # A bound method, not a lambda: Qt drops the connection when the window goes.
+        self.report_problem(message)
 
     def _on_seg_loaded(self, request: int, result) -> None:
         self._seg_jobs = [j for j in self._seg_jobs if j._thread is None
@@ -1082,10 +1085,8 @@ class MainWindow(QMainWindow):
         self.toggle_cine(False)
         self.settings.setValue("window/geometry", self.saveGeometry())
         self.settings.setValue("window/state", self.saveState())
-        for job in (self._scan, self._load, self._thumbs, self._analyze, self.exporter.job):
-            if job is not None:
-                job.cancel()
-                job.wait(2.0)
+        # Every running job, including loads the user has left: one deadline for all.
+        stop_all(3.0)
         super().closeEvent(ev)
 
 

@@ -4,15 +4,21 @@ Each job runs on a Python thread and talks to the GUI only through Qt signals on
 lives in the GUI thread (queued delivery). Jobs carry a request id; the window drops results
 whose id is stale. Cancellation is cooperative through a :class:`threading.Event`, checked
 between files or slices, so it takes effect within a fraction of a second.
+
+A job is never a Qt child of the window: Qt would delete it with its parent while its thread
+still emits ("Signal source has been deleted"). A running job is held by a registry instead,
+released on the GUI thread once its thread has ended; :func:`stop_all` cancels every running
+job and waits for them with one deadline (on quit).
 """
 
 from __future__ import annotations
 
 import logging
 import threading
+import time
 
 import numpy as np
-from PySide6.QtCore import QObject, Signal
+from PySide6.QtCore import QCoreApplication, QObject, Qt, Signal
 
 from viewer.dicom.catalog import build_catalog
 from viewer.dicom.pixels import StackPixels
@@ -23,22 +29,87 @@ from viewer.gui import crash
 log = logging.getLogger(__name__)
 
 
+class _Registry(QObject):
+    """Strong references to running jobs; a job is let go on the GUI thread, after its
+    thread has ended, so the last reference never drops (and deletes it) in that thread."""
+
+    ended = Signal(object)
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.jobs: set[Job] = set()
+        self._lock = threading.Lock()
+        self.ended.connect(self._release, Qt.ConnectionType.QueuedConnection)
+
+    def add(self, job: Job) -> None:
+        with self._lock:
+            self.jobs.add(job)
+
+    def running(self) -> list[Job]:
+        with self._lock:
+            return list(self.jobs)
+
+    def _release(self, job: Job) -> None:
+        with self._lock:
+            self.jobs.discard(job)
+
+
+_registry: _Registry | None = None
+
+
+def _jobs() -> _Registry:
+    global _registry
+    if _registry is None:
+        _registry = _Registry()
+        app = QCoreApplication.instance()
+        if app is not None:  # live in the GUI thread even if first used elsewhere
+            _registry.moveToThread(app.thread())
+    return _registry
+
+
+def running_jobs() -> list[Job]:
+    """Jobs started and not yet let go (their thread may just have ended)."""
+    return [j for j in _jobs().running() if j.is_running]
+
+
+def stop_all(timeout: float = 3.0) -> bool:
+    """Cancel every running job and wait for them, ``timeout`` seconds in all (on quit).
+    Returns whether all ended; a job still running is a daemon thread and dies with the app."""
+    jobs = running_jobs()
+    for job in jobs:
+        job.cancel()
+    deadline = time.monotonic() + timeout
+    for job in jobs:
+        job.wait(max(0.0, deadline - time.monotonic()))
+    return not any(j.is_running for j in jobs)
+
+
 class Job(QObject):
-    """Base job: ``progress(request, done, total)``, ``failed(request, message)``."""
+    """Base job: ``progress(request, done, total)``, ``failed(request, message)``.
+
+    ``parent`` is accepted for symmetry with QObject but never made the Qt parent (see the
+    module docstring); whoever starts a job keeps its own reference as long as it cares.
+    """
 
     progress = Signal(int, int, int)
     failed = Signal(int, str)
 
     def __init__(self, request: int, parent: QObject | None = None):
-        super().__init__(parent)
+        super().__init__()
         self.request = request
         self.cancel_event = threading.Event()
         self._thread: threading.Thread | None = None
 
     def start(self) -> None:
+        registry = _jobs()
+        registry.add(self)
         self._thread = threading.Thread(target=self._run_guarded, name=type(self).__name__,
                                         daemon=True)
         self._thread.start()
+
+    @property
+    def is_running(self) -> bool:
+        return self._thread is not None and self._thread.is_alive()
 
     def cancel(self) -> None:
         self.cancel_event.set()
@@ -55,15 +126,18 @@ class Job(QObject):
 
     def _run_guarded(self) -> None:
         try:
-            self.run()
-        except OperationCancelled:
-            pass
-        except ViewerError as exc:
-            self.failed.emit(self.request, str(exc))
-        except Exception as exc:  # the worker boundary: report, never kill the app
-            # A bug, not bad input: logged with its traceback and shown with the log's path.
-            crash.report(exc, f"background job {type(self).__name__}")
-            self.failed.emit(self.request, f"{type(exc).__name__}: {exc}")
+            try:
+                self.run()
+            except OperationCancelled:
+                pass
+            except ViewerError as exc:
+                self.failed.emit(self.request, str(exc))
+            except Exception as exc:  # the worker boundary: report, never kill the app
+                # A bug, not bad input: logged with its traceback and shown with the log's path.
+                crash.report(exc, f"background job {type(self).__name__}")
+                self.failed.emit(self.request, f"{type(exc).__name__}: {exc}")
+        finally:
+            _jobs().ended.emit(self)
 
     def run(self) -> None:  # pragma: no cover - abstract
         raise NotImplementedError
@@ -141,21 +215,28 @@ class ThumbnailJob(Job):
         self.size = size
 
     def run(self) -> None:
-        from viewer.dicom.pixels import decode_frame
+        from viewer.dicom.pixels import decode_many
         from viewer.display.window import displayable
 
-        for st in self.stacks:
+        refs = [st.frames[st.n_frames // 2] for st in self.stacks]
+        # Decoded in the worker processes (a hostile file crashes a worker, not the window),
+        # one stack a task so that the workers share them.
+        items = [(ref.header, ref.frame) for ref in refs]
+        for i, stored in decode_many(items, cancel=self.cancel_event, batch=1):
             if self.cancelled:
                 return
-            ref = st.frames[st.n_frames // 2]
+            ref = refs[i]
+            if isinstance(stored, ViewerError):
+                log.warning("thumbnail skipped: %s", stored)
+                continue
             try:
-                img = displayable(decode_frame(ref.header, ref.frame), ref.header)
+                img = displayable(stored, ref.header)
             except ViewerError as exc:
                 log.warning("thumbnail skipped: %s", exc)
                 continue
             step = max(1, int(np.ceil(max(img.shape[:2]) / self.size)))
             thumb = np.ascontiguousarray(img[::step, ::step])
-            self.thumbnail_ready.emit(self.request, st.uid, thumb)
+            self.thumbnail_ready.emit(self.request, self.stacks[i].uid, thumb)
 
 
 class AnalyzeJob(Job):
