@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import functools
 import hashlib
+import os
 from pathlib import Path
 
 import pytest
@@ -61,6 +62,9 @@ def meshnet_src(shared_data) -> Path:
 
 @pytest.fixture(scope="module")
 def conv():
+    # Opt-in even where torch happens to be installed: scripts/test --convert sets this.
+    if os.environ.get("RADVIEWER_TEST_CONVERT") != "1":
+        pytest.skip(NO_CONVERT)
     for name in ("torch", "safetensors", "nibabel", "onnx", "onnxruntime"):
         pytest.importorskip(name, reason=f"{name} is not installed; {NO_CONVERT}")
     return load_converter()
