@@ -30,7 +30,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from viewer.ai.manifest import Label
-from viewer.dicom import frame_of_reference, geometry, lazy
+from viewer.dicom import frame_of_reference, geometry, lazy, seg_pixels
 from viewer.errors import DicomReadError, ExportError
 from viewer.export.atomic import atomic_open
 
@@ -413,16 +413,8 @@ def read_seg(path: Path | str, stack: Stack) -> SegOverlay:
     on another grid (resampling is out of scope) or when none of its frames fall on the stack.
     """
     path = str(path)
-    pydicom = lazy.pydicom()
     lazy.pydicom_pixels()
-    try:
-        ds = pydicom.dcmread(path)
-    except FileNotFoundError as exc:
-        raise DicomReadError(f"{path}: file not found") from exc
-    except OSError as exc:
-        raise DicomReadError(f"{path}: cannot read ({exc.strerror or exc})") from exc
-    except Exception as exc:  # InvalidDicomError and damaged files
-        raise DicomReadError(f"{path}: not a readable DICOM file ({exc})") from exc
+    ds = seg_pixels.open_dataset(path)  # regular files only, size-capped
     sop_class = str(ds.get("SOPClassUID", "") or "")
     if sop_class not in (SEG_SOP_CLASS, LABELMAP_SEG_SOP_CLASS):
         what = str(ds.get("Modality", "") or "") or "an unknown object"
@@ -558,7 +550,7 @@ def _read_dataset(path: str, ds, stack: Stack) -> SegOverlay:
                              f"was made on")
 
     # --- pixels
-    pixels = np.asarray(ds.pixel_array)
+    pixels = seg_pixels.pixel_frames(path, ds)  # sizes checked; codecs in a worker process
     if pixels.ndim == 2:
         pixels = pixels[np.newaxis]
     if pixels.shape[0] != n:
