@@ -19,6 +19,23 @@ from viewer.cli_common import EXIT_CODES, EXIT_OK, EXIT_USAGE, fail, guarded
 INFO_SCHEMA = "radviewer.info/1"
 
 
+def _spacing_json(st) -> dict[str, Any]:
+    """In-plane spacing keys of one stack: the spacing measurements use (mm; null when they
+    are in pixels or per ultrasound region), where it comes from, and its label."""
+    from viewer.dicom.spacing import for_stack
+
+    cal = for_stack(st)
+    return {
+        "pixel_spacing_mm": list(cal.spacing) if cal.spacing is not None else None,
+        "pixel_spacing_source": cal.source.value,
+        "pixel_spacing_note": cal.note,
+        "ultrasound_regions": [
+            {"bounds_px": [r.x0, r.y0, r.x1, r.y1], "pixel_spacing_mm": list(r.spacing)}
+            for r in cal.regions
+        ],
+    }
+
+
 def _stack_json(index: int, st) -> dict[str, Any]:
     from viewer.dicom import codecs
 
@@ -36,9 +53,7 @@ def _stack_json(index: int, st) -> dict[str, Any]:
         "frames": st.n_frames,
         "rows": st.rows,
         "columns": st.columns,
-        "pixel_spacing_mm": list(st.spacing[1:]) if st.spacing else (
-            list(h.pixel_spacing) if h.pixel_spacing else None
-        ),
+        **_spacing_json(st),
         "slice_spacing_mm": round(st.spacing[0], 6) if st.spacing else None,
         "acquisition_plane": st.plane or None,
         "edge_letters": st.edge_letters,
@@ -50,12 +65,39 @@ def _stack_json(index: int, st) -> dict[str, Any]:
             {"kind": o.kind, "sop_instance_uid": o.header.sop_instance_uid}
             for o in st.linked_objects
         ],
+        **_volumes_json(st),
+    }
+
+
+def _volumes_json(st) -> dict[str, Any]:
+    """``volumes`` of a 4-D series entry (null for an ordinary stack); the entry's other keys
+    describe its first volume, ``frames``/``images`` count that volume alone."""
+    from viewer.dicom.volumes import volume_series
+
+    vs = volume_series(st)
+    if vs is None:
+        return {"volumes": None}
+    return {
+        "label": vs.label,
+        "volumes": {
+            "count": vs.count,
+            "kind": vs.kind,
+            "labels": list(vs.labels),
+            "uids": [v.uid for v in vs.volumes],
+            "images": sum(v.n_files for v in vs.volumes),
+        },
     }
 
 
 def catalog_json(catalog) -> dict[str, Any]:
     """The stable ``radviewer.info/1`` document (see README, "radviewer info --json")."""
+    from viewer.dicom.volumes import entries, volume_series
+
     index_of = {id(st): i + 1 for i, st in enumerate(catalog.stacks())}
+    for st in catalog.all_stacks():  # a volume of a 4-D series goes by its series' number
+        vs = volume_series(st)
+        if vs is not None:
+            index_of[id(st)] = index_of[id(vs.volumes[0])]
     patients = []
     for p in catalog.patients:
         studies = []
@@ -63,7 +105,7 @@ def catalog_json(catalog) -> dict[str, Any]:
             series = []
             objects = []
             for se in s.series:
-                series.extend(_stack_json(index_of[id(st)], st) for st in se.stacks)
+                series.extend(_stack_json(index_of[id(st)], st) for st in entries(se.stacks))
                 for o in se.objects:
                     objects.append({
                         "kind": o.kind,
@@ -71,7 +113,8 @@ def catalog_json(catalog) -> dict[str, Any]:
                         "description": se.description,
                         "frames": o.header.number_of_frames,
                         "referenced_series_uids": list(o.referenced_series_uids),
-                        "linked_series": [index_of[id(st)] for st in o.linked_stacks],
+                        "linked_series": list(dict.fromkeys(
+                            index_of[id(st)] for st in o.linked_stacks)),
                     })
             studies.append({
                 "study_uid": s.uid,
@@ -106,6 +149,17 @@ def _fmt_date(d: str) -> str:
     return f"{d[:4]}-{d[4:6]}-{d[6:8]}" if len(d) == 8 and d.isdigit() else (d or "-")
 
 
+def _spacing_text(se: dict[str, Any]) -> str:
+    """"0.2x0.2 mm (at detector)", "mm in 2 US regions", "px (no pixel spacing)"."""
+    ps, note = se["pixel_spacing_mm"], se["pixel_spacing_note"]
+    if ps:
+        return f"{ps[0]:.3g}x{ps[1]:.3g} mm" + (f" ({note})" if note else "")
+    n = len(se["ultrasound_regions"])
+    if n:
+        return f"mm in {n} US region{'s' if n > 1 else ''}"
+    return "px (no pixel spacing)"
+
+
 def _print_text(doc: dict[str, Any], out) -> None:
     c = doc["counts"]
     print(
@@ -113,19 +167,25 @@ def _print_text(doc: dict[str, Any], out) -> None:
         f"{c['skipped']} files skipped",
         file=out,
     )
+    from viewer.dicom.catalog import patients_warning
+
+    if patients_warning(c["patients"]):
+        print(f"! {patients_warning(c['patients'])}", file=out)
     for p in doc["patients"]:
         print(f"Patient {p['patient_id'] or '-'}  {p['name'] or ''}".rstrip(), file=out)
         for s in p["studies"]:
             desc = f"  {s['description']}" if s["description"] else ""
             print(f"  Study {_fmt_date(s['date'])}{desc}", file=out)
             for se in s["series"]:
-                ps = se["pixel_spacing_mm"]
-                ps_s = f"{ps[0]:.3g}x{ps[1]:.3g} mm" if ps else "no spacing"
+                ps_s = _spacing_text(se)
                 sl = se["slice_spacing_mm"]
                 sl_s = f"slice {sl:.3g} mm" if sl else "single slice" if se["frames"] == 1 else ""
                 count = f"{se['images']} images" if se["images"] == se["frames"] else (
                     f"{se['images']} files / {se['frames']} frames"
                 )
+                if se.get("volumes"):
+                    v = se["volumes"]
+                    count = f"{v['count']} volumes ({v['kind']}) x {se['frames']} slices"
                 print(
                     f"    [{se['index']}] {se['modality']:<3} {se['label']!s:<36} {count:>12}  "
                     f"{se['rows']}x{se['columns']}  {ps_s}  {sl_s}  "
@@ -175,12 +235,19 @@ def cmd_info(args: argparse.Namespace) -> int:
     elif catalog.stacks():
         _print_text(doc, sys.stdout)
     if not catalog.stacks():
+        from viewer.dicom.messages import found_without_images
+
         n = len(catalog.skipped)
         why = ""
         if n:
             first = catalog.skipped[0]
             why = f" ({n} file{'s' if n > 1 else ''} skipped; {os.path.basename(first.path)}: "
             why += f"{first.reason})"
+        # A folder of SEG/SR/PR/KO only: say what it holds, not just "nothing".
+        found = found_without_images(o.kind for o in catalog.objects())
+        if found:
+            return fail("info", f"{path}: {found}; open the folder of the series they refer "
+                        "to", EXIT_USAGE)
         return fail("info", f"{path}: no DICOM image found{why}", EXIT_USAGE)
     return EXIT_OK
 

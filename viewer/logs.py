@@ -213,7 +213,7 @@ def remember_catalog(catalog) -> None:
     """Add the identifiers of every patient and study in ``catalog`` to :data:`REDACTOR`."""
     for p in catalog.patients:
         REDACTOR.add_patient(name=p.name, patient_id=p.patient_id, birth_date=p.birth_date)
-    for st in catalog.stacks():
+    for st in catalog.all_stacks():  # every volume of a 4-D series too
         h = st.first
         REDACTOR.add_patient(name=h.patient_name, patient_id=h.patient_id,
                              birth_date=h.patient_birth_date, accession=h.accession_number)

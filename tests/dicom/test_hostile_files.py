@@ -225,8 +225,9 @@ def test_lying_sizes_are_refused_before_allocating(tmp_path):
     assert "1000000000 frames but the pixel data holds only 1 fragment" in skipped[jls]
     assert "1.0 GiB limit per image" in skipped[huge]
     assert "3 frames but the pixel data holds only 2 fragment" in skipped[rle]
-    # A billion frames once cost 7.9 GB here; the scan itself needs well under 300 MiB.
-    assert doc["maxrss_mib"] < 300, doc["maxrss_mib"]
+    # A billion frames once cost 7.9 GB here; the scan (with its imports, ~100-320 MiB
+    # depending on what is installed) stays far below a single billion-frame allocation.
+    assert doc["maxrss_mib"] < 1024, doc["maxrss_mib"]
 
 
 def test_volume_limit_refuses_the_stack_not_the_frames(tmp_path, monkeypatch):

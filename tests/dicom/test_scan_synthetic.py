@@ -87,8 +87,8 @@ def test_uneven_spacing_is_reported(tmp_path):
 def test_interleaved_echoes_split_into_stacks(tmp_path):
     write_series(tmp_path, n_slices=7, echo_numbers=(1, 2), modality="MR", rescale=None)
     cat = scan_folder(tmp_path)
-    stacks = cat.stacks()
-    assert len(stacks) == 2
+    stacks = cat.all_stacks()  # one browser entry (a 4-D echo series), two stacks
+    assert len(stacks) == 2 and len(cat.stacks()) == 1
     assert {st.first.echo_number for st in stacks} == {1, 2}
     for st in stacks:
         e = st.first.echo_number - 1
@@ -123,10 +123,11 @@ def test_acquisitions_at_same_positions_split(tmp_path):
     s = write_series(tmp_path / "a", n_slices=5, seed=1, extra={"AcquisitionNumber": 1})
     write_series(tmp_path / "b", n_slices=5, seed=2, series_uid=s.series_uid,
                  study_uid=s.study_uid, extra={"AcquisitionNumber": 2})
-    stacks = scan_folder(tmp_path).stacks()
-    assert [st.n_frames for st in stacks] == [5, 5]
+    cat = scan_folder(tmp_path)
+    stacks = cat.all_stacks()  # one browser entry: a 4-D series of two acquisitions
+    assert [st.n_frames for st in stacks] == [5, 5] and len(cat.stacks()) == 1
     assert all(st.warnings == () for st in stacks)
-    assert {st.label.split("(")[-1] for st in stacks} == {"acquisition 1)", "acquisition 2)"}
+    assert {st.split_reason for st in stacks} == {"acquisition 1", "acquisition 2"}
 
 
 def test_other_orientation_and_size_split(tmp_path):

@@ -73,15 +73,16 @@ def test_ct_lung_preset_levels_and_pixels(qtbot, window, shared_data):
     open_and_wait(qtbot, window, shared_data / "ct-chest-lidc0314")
     view = window.view
     # Header window -450/2000 (parsed from "-0450") = -1450..550 HU; with intercept -1000
-    # the levels are in stored units: -450..1550.
-    assert view.image.getLevels() == pytest.approx((-450, 1550))
+    # the levels are in stored units: -450..1549 (LINEAR, PS3.3 C.11.2.1.2.1, spans
+    # c - 0.5 -+ (w - 1) / 2, as the export's apply_window does).
+    assert view.image.getLevels() == pytest.approx((-450, 1549))
     view.apply_preset("mediastinum")
     qtbot.wait(50)
     air_mediastinum = grey_at(view, 20, 256)
     view.apply_preset("lung")
     assert (view.window.center, view.window.width) == (-600, 1500)
-    # Lung window -1350..150 HU = stored -350..1150 with intercept -1000.
-    assert view.image.getLevels() == pytest.approx((-350, 1150))
+    # Lung window -1350..149 HU (LINEAR) = stored -350..1149 with intercept -1000.
+    assert view.image.getLevels() == pytest.approx((-350, 1149))
     qtbot.wait(50)
     air_lung = grey_at(view, 20, 256)
     assert air_mediastinum <= 3  # air below the mediastinal window: black

@@ -56,9 +56,9 @@ def test_ct_default_preset_opens_the_next_series_in_it(qtbot, window, settings,
     open_and_wait(qtbot, window, shared_data / "ct-chest-lidc0314")
     view = window.view
     assert view.window == CT_PRESETS["lung"]
-    # Lung window -1350..150 HU = stored -350..1150 with intercept -1000 (the header window
-    # would give -450..1550).
-    assert view.image.getLevels() == pytest.approx((-350, 1150))
+    # Lung window -1350..149 HU (LINEAR) = stored -350..1149 with intercept -1000 (the header
+    # window would give -450..1549).
+    assert view.image.getLevels() == pytest.approx((-350, 1149))
     assert "C -600  W 1500" in view._corner["bl"].text()
 
     # A window the user chose stays when the default changes; Reset view takes the default.

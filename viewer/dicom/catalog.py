@@ -6,8 +6,17 @@ from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
+from viewer.dicom import volumes
 from viewer.dicom.header import InstanceHeader
 from viewer.dicom.stacks import Stack, build_stacks
+
+
+def patients_warning(n_patients: int) -> str:
+    """"This folder holds 2 patients — ..." for more than one patient, else "" (one wording
+    for the window's banner, its status bar and ``radviewer info``)."""
+    if n_patients < 2:
+        return ""
+    return f"This folder holds {n_patients} patients — check which one you are reading"
 
 
 @dataclass(frozen=True, slots=True)
@@ -30,12 +39,20 @@ class NonImageObject:
 
 @dataclass(eq=False)
 class Series:
+    """One series of one study of one patient.
+
+    ``uid`` is the Series Instance UID (0020,000E) as written ("" when absent); ``key`` is
+    unique in the catalog: the UID, or the UID plus a suffix when the UID is absent or
+    reused by another patient or study.
+    """
+
     uid: str
     number: int | None
     modality: str
     description: str
     stacks: list[Stack] = field(default_factory=list)
     objects: list[NonImageObject] = field(default_factory=list)
+    key: str = ""
 
 
 @dataclass(eq=False)
@@ -64,11 +81,21 @@ class Catalog:
     skipped: list[SkippedFile] = field(default_factory=list)
     cancelled: bool = False
 
+    @property
+    def multiple_patients_warning(self) -> str:
+        """The warning a reader must see when the folder holds several patients, else ""."""
+        return patients_warning(len(self.patients))
+
     def series(self) -> list[Series]:
         return [s for p in self.patients for st in p.studies for s in st.series]
 
     def stacks(self) -> list[Stack]:
-        """All image stacks in browsing order (patient, study, series number)."""
+        """Image stacks in browsing order (patient, study, series number): a 4-D series
+        appears once, as its first volume (see :mod:`viewer.dicom.volumes`)."""
+        return volumes.entries(self.all_stacks())
+
+    def all_stacks(self) -> list[Stack]:
+        """Every stack, each volume of a 4-D series included."""
         return [stk for s in self.series() for stk in s.stacks]
 
     def objects(self) -> list[NonImageObject]:
@@ -88,7 +115,7 @@ class Catalog:
             if 1 <= n <= len(stacks):
                 return stacks[n - 1]
         else:
-            for st in stacks:
+            for st in self.all_stacks():
                 if st.uid == key:
                     return st
             for st in stacks:
@@ -97,8 +124,52 @@ class Catalog:
         raise KeyError(f"no series {key!r}: choose 1..{len(stacks)} or a Series Instance UID")
 
 
+def _group_volumes(series: Series) -> None:
+    """Join the stacks of a 4-D series as volumes (time, diffusion, echo), in stack order."""
+    base = series.description or series.modality or "series"
+    try:
+        if volumes.group_volumes(series.stacks, base):
+            series.stacks.sort(key=lambda st: st.index_in_series)
+    except (ValueError, ArithmeticError, TypeError):  # stacks stay separate; each still shows
+        for st in series.stacks:
+            st.volumes = None
+
+
 def _series_sort_key(s: Series) -> tuple:
-    return (s.number is None, s.number or 0, s.description, s.uid)
+    return (s.number is None, s.number or 0, s.description, s.key)
+
+
+PatientKey = tuple[str, str]
+# (patient, Study Instance UID, Series Instance UID, then for files without a series UID:
+# Series Number, Modality, Series Description).
+SeriesKey = tuple
+
+
+def _series_key(h: InstanceHeader) -> SeriesKey:
+    """Files group into one series only within one patient and study: a Series Instance UID
+    reused across patients or studies (copied headers, broken anonymisers) never merges
+    them, and files without one group by what the scanner wrote instead."""
+    base = ((h.patient_id, h.patient_name), h.study_uid, h.series_uid)
+    if h.series_uid:
+        return base
+    return (*base, h.series_number, h.modality, h.series_description)
+
+
+def _unique_keys(keys: Iterable[SeriesKey]) -> dict[SeriesKey, str]:
+    """A catalog-unique string per series: the UID itself when only one series carries it,
+    else ``UID@n`` (``no-series-uid@n`` without a UID) numbered in patient/study order."""
+    by_uid: dict[str, list[SeriesKey]] = defaultdict(list)
+    for k in keys:
+        by_uid[k[2]].append(k)
+    out: dict[SeriesKey, str] = {}
+    for uid, ks in by_uid.items():
+        if uid and len(ks) == 1:
+            out[ks[0]] = uid
+            continue
+        ks.sort(key=lambda k: tuple("" if v is None else str(v) for v in k))
+        for i, k in enumerate(ks, 1):
+            out[k] = f"{uid or 'no-series-uid'}@{i}"
+    return out
 
 
 def build_catalog(
@@ -109,10 +180,12 @@ def build_catalog(
 ) -> Catalog:
     """Group headers into the Patient/Study/Series hierarchy and split series into stacks.
 
-    Duplicate SOP Instance UIDs (the same image copied twice in a folder) are kept once.
+    Patients are told apart by (Patient ID, Patient's Name), studies by Study Instance UID
+    within a patient, series by :func:`_series_key`. Duplicate SOP Instance UIDs (the same
+    image copied twice in a folder) are kept once.
     """
     seen: set[str] = set()
-    by_series: dict[str, list[InstanceHeader]] = defaultdict(list)
+    by_series: dict[SeriesKey, list[InstanceHeader]] = defaultdict(list)
     skipped = list(skipped)
     for h in headers:
         if h.sop_instance_uid:
@@ -120,25 +193,28 @@ def build_catalog(
                 skipped.append(SkippedFile(h.path, "duplicate of an instance already loaded"))
                 continue
             seen.add(h.sop_instance_uid)
-        by_series[h.series_uid].append(h)
+        by_series[_series_key(h)].append(h)
+    unique = _unique_keys(by_series)
 
-    patients: dict[tuple[str, str], Patient] = {}
-    studies: dict[str, Study] = {}
-    all_objects: list[NonImageObject] = []
-    for uid, hs in by_series.items():
+    patients: dict[PatientKey, Patient] = {}
+    studies: dict[tuple[PatientKey, str], Study] = {}
+    all_objects: list[tuple[PatientKey, NonImageObject]] = []
+    for skey, hs in by_series.items():
         h0 = hs[0]
-        pkey = (h0.patient_id, h0.patient_name)
+        pkey = skey[0]
         patient = patients.get(pkey)
         if patient is None:
             patient = Patient(h0.patient_id, h0.patient_name, h0.patient_birth_date)
             patients[pkey] = patient
-        study = studies.get(h0.study_uid)
+        study = studies.get((pkey, h0.study_uid))
         if study is None:
-            study = studies[h0.study_uid] = Study(
+            study = studies[(pkey, h0.study_uid)] = Study(
                 h0.study_uid, h0.study_date, h0.study_description, h0.accession_number
             )
             patient.studies.append(study)
-        series = Series(uid, h0.series_number, h0.modality, h0.series_description)
+        key = unique[skey]
+        series = Series(h0.series_uid, h0.series_number, h0.modality, h0.series_description,
+                        key=key)
         images = [h for h in hs if h.kind == "IMAGE"]
         for h in hs:
             if h.kind == "IMAGE":
@@ -150,7 +226,7 @@ def build_catalog(
                 continue
             obj = NonImageObject(h, h.kind, h.referenced_series_uids)
             series.objects.append(obj)
-            all_objects.append(obj)
+            all_objects.append((pkey, obj))
         try:
             series.stacks = build_stacks(images)
         except Exception as exc:  # one series' bad values never hide the rest of the study
@@ -163,16 +239,21 @@ def build_catalog(
         for st in series.stacks:
             base = series.description or series.modality or "series"
             st.label = f"{base} ({st.split_reason})" if st.split_reason else base
+            if key != series.uid:
+                st.series_key = key
+        _group_volumes(series)
         study.series.append(series)
 
-    stacks_by_series: dict[str, list[Stack]] = defaultdict(list)
-    for study in studies.values():
+    # A SEG/SR/PR links to the series it references of its own patient only.
+    stacks_by_series: dict[tuple[PatientKey, str], list[Stack]] = defaultdict(list)
+    for (pkey, _), study in studies.items():
         study.series.sort(key=_series_sort_key)
         for s in study.series:
-            stacks_by_series[s.uid].extend(s.stacks)
-    for obj in all_objects:
+            if s.uid:
+                stacks_by_series[(pkey, s.uid)].extend(s.stacks)
+    for pkey, obj in all_objects:
         for ref in obj.referenced_series_uids:
-            for st in stacks_by_series.get(ref, []):
+            for st in stacks_by_series.get((pkey, ref), []):
                 obj.linked_stacks.append(st)
                 st.linked_objects.append(obj)
 

@@ -106,6 +106,8 @@ _quarantine: ProcessPoolExecutor | None = None
 _quarantine_lock = threading.Lock()
 _started = False  # the first pool answered (or was found impossible)
 _unavailable: str | None = None  # why worker processes cannot start on this host
+_retry_at = 0.0  # time.monotonic() after which a failed start is tried again
+RETRY_S = 60.0  # isolation is worth retrying: a failed start may have been a passing hiccup
 _closed = False  # shut down for good: the app is exiting
 _preload: tuple[str, ...] = ()
 _exit_hook_installed = False
@@ -186,7 +188,10 @@ def _terminate(pool: ProcessPoolExecutor | None, grace_s: float = 0.5) -> None:
 
 def _main_pool() -> tuple[ProcessPoolExecutor | None, int]:
     """The main pool and its generation; ``None`` where worker processes cannot start."""
-    global _pool
+    global _pool, _started, _unavailable
+    with _start_lock:
+        if _unavailable is not None and time.monotonic() >= _retry_at and not _closed:
+            _started, _unavailable = False, None  # try the processes again
     start()
     with _lock:
         if _closed:
@@ -215,7 +220,7 @@ def start() -> None:
     The first call costs ~1 s (the forkserver imports the decoders). Where processes cannot
     start, decoding falls back to this process and a warning is logged once.
     """
-    global _started, _pool, _unavailable
+    global _started, _pool, _unavailable, _retry_at
     if _started:
         return
     with _start_lock:
@@ -235,17 +240,24 @@ def start() -> None:
             if not done:
                 raise FutureTimeout(f"no decoder process answered in {START_TIMEOUT_S:.0f} s")
             next(iter(done)).result()
-        except (BrokenProcessPool, OSError, FutureTimeout, RuntimeError) as exc:
+        except FutureTimeout:
+            # A loaded machine, not an impossible one: keep the pool (work sent to it waits for
+            # its workers) rather than decode in this process.
+            log.warning("decoder processes are slow to start (no answer in %.0f s); "
+                        "compressed images wait for them", START_TIMEOUT_S)
+        except (BrokenProcessPool, OSError, RuntimeError) as exc:
             with _lock:
                 closing = _closed
                 if not closing:
                     _unavailable = f"{type(exc).__name__}: {exc}"
+                    _retry_at = time.monotonic() + RETRY_S
                     _pool = None
             _terminate(pool)
             if not closing:
                 log.warning("decoder processes cannot start on this host (%s); compressed "
                             "images are decoded in radviewer's own process, where a "
-                            "malformed file can crash it", _unavailable)
+                            "malformed file can crash it (tried again in %.0f s)",
+                            _unavailable, RETRY_S)
         _started = True
 
 

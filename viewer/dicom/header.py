@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from viewer.dicom import geometry, sizes, tagparse
+from viewer.dicom import diffusion, geometry, sizes, tagparse
 from viewer.errors import DicomReadError
 
 # SOP classes that are DICOM objects but not images to show as a stack.
@@ -63,8 +63,9 @@ class InstanceHeader:
     Image Position (Patient) (0020,0032) of each frame; ``pixel_spacing`` is (row spacing,
     column spacing) as in Pixel Spacing (0028,0030) only; the other in-plane spacings (Imager /
     Nominal Scanned Pixel Spacing, magnification, calibration, ultrasound regions) are kept raw
-    for :mod:`viewer.dicom.spacing`, which decides what a measurement uses. ``pixel_offset`` / ``pixel_length`` locate
-    native pixel data in the file (``pixel_length`` is None when encapsulated);
+    for :mod:`viewer.dicom.spacing`, which decides what a measurement uses.
+    ``pixel_offset`` / ``pixel_length`` locate native pixel data in the file (``pixel_length``
+    is None when encapsulated);
     ``encapsulated_offset`` is where encapsulated pixel data (its first item) starts.
     Unusable geometry values (degenerate orientation, NaN) are dropped, as if absent, and
     ``geometry_warnings`` says which.
@@ -90,6 +91,9 @@ class InstanceHeader:
     echo_number: int | None = None
     echo_time: float | None = None
     temporal_position: int | None = None
+    temporal_positions: int | None = None  # Number of Temporal Positions (0020,0105)
+    diffusion_b_value: float | None = None  # s/mm², see viewer.dicom.diffusion
+    diffusion_direction: tuple[float, float, float] | None = None  # unit vector, vendor frame
     trigger_time: float | None = None
     acquisition_time: str = ""
     image_type: tuple[str, ...] = ()
@@ -122,6 +126,7 @@ class InstanceHeader:
     modality_lut: LUT | None = None
     windows: tuple[tuple[float, float, str], ...] = ()
     voi_luts: tuple[LUT, ...] = ()
+    voi_lut_function: str = ""  # VOI LUT Function (0028,1056): LINEAR, LINEAR_EXACT, SIGMOID
     has_pixel_data: bool = False
     pixel_offset: int | None = None
     pixel_length: int | None = None
@@ -136,6 +141,14 @@ class InstanceHeader:
         if known:
             return known
         return "IMAGE" if self.has_pixel_data else "OTHER"
+
+    @property
+    def diffusion(self) -> tuple[float, ...] | None:
+        """(b-value, direction x, y, z) rounded for grouping; None without a b-value."""
+        if self.diffusion_b_value is None:
+            return None
+        d = self.diffusion_direction or (0.0, 0.0, 0.0)
+        return (round(self.diffusion_b_value, 1), *(round(x, 4) for x in d))
 
     @property
     def is_native(self) -> bool:
@@ -244,6 +257,7 @@ def _from_values(path: str, ts: str, media_sop: str | None, v: dict, **extra) ->
     orientation = _orientation(v.get("ImageOrientationPatient"), warnings)
     position = _position(v.get("ImagePositionPatient"), warnings)
     spacing = _spacing(v.get("PixelSpacing"), warnings)
+    b_value, b_direction = diffusion.read(v)
     kw = dict(
         path=path,
         sop_class_uid=str(v.get("SOPClassUID") or media_sop or ""),
@@ -266,6 +280,9 @@ def _from_values(path: str, ts: str, media_sop: str | None, v: dict, **extra) ->
         echo_time=_first_float(v.get("EchoTime")),
         temporal_position=_first_int(v.get("TemporalPositionIdentifier")),
         trigger_time=_first_float(v.get("TriggerTime")),
+        temporal_positions=_first_int(v.get("NumberOfTemporalPositions")),
+        diffusion_b_value=b_value,
+        diffusion_direction=b_direction,
         acquisition_time=str(v.get("AcquisitionTime") or ""),
         image_type=tuple(str(x) for x in _as_tuple(v.get("ImageType"))),
         frame_of_reference_uid=str(v.get("FrameOfReferenceUID") or ""),
@@ -297,6 +314,7 @@ def _from_values(path: str, ts: str, media_sop: str | None, v: dict, **extra) ->
         windows=_windows(
             v.get("WindowCenter"), v.get("WindowWidth"), v.get("WindowCenterWidthExplanation")
         ),
+        voi_lut_function=str(v.get("VOILUTFunction") or "").strip().upper(),
         geometry_warnings=tuple(warnings),
     )
     kw.update(extra)
@@ -337,7 +355,7 @@ def read_header(path: str) -> InstanceHeader:
         raise DicomReadError(f"{path}: cannot read file ({exc.strerror})") from None
     v = parsed.values
     if not v.get("SOPClassUID") and not parsed.media_sop_class and "Rows" not in v:
-        raise DicomReadError(f"{path}: not a DICOM file (no SOP Class UID)")
+        raise DicomReadError(f"{path}: {NOT_AN_IMAGE}")
     has_pixels = parsed.pixel_offset is not None
     encapsulated = has_pixels and parsed.pixel_length is None
     if has_pixels:
@@ -371,6 +389,11 @@ def _lut_from_item(item) -> LUT | None:
     return LUT(first, data.astype(np.int64), str(item.get("LUTExplanation", "") or ""))
 
 
+# Elements were read, so it may well be DICOM: say what is missing rather than "not DICOM".
+NOT_AN_IMAGE = ("no SOP Class UID (0008,0016) and no Rows (0028,0010), so not an image; "
+                "if it is DICOM, re-export it from the source system")
+
+
 def _read_with_pydicom(path: str) -> InstanceHeader:
     from viewer.dicom import lazy
 
@@ -383,7 +406,7 @@ def _read_with_pydicom(path: str) -> InstanceHeader:
         list(ds.keys())
         sop = str(ds.get("SOPClassUID", "") or "")
         if not sop and not ds.file_meta.get("MediaStorageSOPClassUID") and "Rows" not in ds:
-            raise DicomReadError(f"{path}: not a DICOM file")
+            raise DicomReadError(f"{path}: {NOT_AN_IMAGE}")
     except DicomReadError:
         raise
     except InvalidDicomError:
@@ -401,7 +424,10 @@ def _read_with_pydicom(path: str) -> InstanceHeader:
 
 def _header_from_dataset(path: str, ds) -> InstanceHeader:
     ts = str(ds.file_meta.get("TransferSyntaxUID", tagparse.IMPLICIT_VR_LE))
-    values = {kw: ds.get(kw) for kw, _ in tagparse.WANTED.values() if kw in ds}
+    values = {kw: ds.get(kw) for tag, (kw, _) in tagparse.WANTED.items()
+              if tag not in tagparse.PRIVATE_WANTED and kw in ds}
+    values.update({kw: ds[tag].value for tag, (kw, _) in tagparse.PRIVATE_WANTED.items()
+                   if tag in ds})
     for kw in ("PatientName",):
         if kw in values:
             values[kw] = str(values[kw])

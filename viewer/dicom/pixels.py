@@ -21,7 +21,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from viewer.dicom import codecs, decode_pool, lazy
+from viewer.dicom import codecs, decode_pool, lazy, messages
 from viewer.dicom.header import InstanceHeader
 from viewer.dicom.stacks import Stack
 from viewer.errors import DicomReadError, MissingCodecError, OperationCancelled, ViewerError
@@ -146,7 +146,8 @@ def _decode_with_pydicom(h: InstanceHeader, frame: int) -> np.ndarray:
     if arr is None:
         raise DicomReadError(
             f"{h.path}: cannot decode {codecs.syntax_name(ts)} pixel data "
-            f"(frame {frame + 1}): {'; '.join(errors)}"
+            f"(frame {frame + 1}): {messages.short_decoder_error('; '.join(errors))}; "
+            f"{messages.REEXPORT}"
         )
     if h.photometric == "PALETTE COLOR":
         pydicom = lazy.pydicom()
@@ -161,7 +162,8 @@ def _decode_with_pydicom(h: InstanceHeader, frame: int) -> np.ndarray:
         arr = arr.astype(want)
     if arr.shape != frame_shape(h):
         raise DicomReadError(
-            f"{h.path}: decoded frame has shape {arr.shape}, header says {frame_shape(h)}"
+            f"{h.path}: decoded frame is {'x'.join(map(str, arr.shape))}, the header says "
+            f"{'x'.join(map(str, frame_shape(h)))}; {messages.REEXPORT}"
         )
     return arr
 
@@ -217,7 +219,7 @@ def _decode_batch(items: Sequence[tuple[InstanceHeader, int]]) -> list:
         except BaseException as exc:  # noqa: B036 - a decoder's own failure on this file
             # (PanicException of a Rust codec is a BaseException): the file's problem
             out.append(DecodeFailure(f"{h.path}: cannot decode pixel data (frame {f + 1}): "
-                                     f"{type(exc).__name__}: {_short(exc)}"))
+                                     f"{messages.short_decoder_error(exc)}"))
     return out
 
 

@@ -88,10 +88,15 @@ def check_sizes(
     DicomReadError
         Naming the file, what the header says and what the file holds.
     """
-    if frames < 1 or rows <= 0 or columns <= 0 or samples <= 0 or bits <= 0:
+    bad = [name for name, v in (("Rows (0028,0010)", rows), ("Columns (0028,0011)", columns),
+                                ("Samples per Pixel (0028,0002)", samples),
+                                ("Bits Allocated (0028,0100)", bits),
+                                ("Number of Frames (0028,0008)", frames)) if v <= 0]
+    if bad:
+        # Name the element: "DICOM image without Rows" is a damaged image, not "not DICOM".
         raise DicomReadError(
-            f"{path}: damaged DICOM file (header says {frames} frame(s) of {columns}x{rows} "
-            f"pixels, {samples} sample(s) of {bits} bits); {_REEXPORT}"
+            f"{path}: DICOM image without a valid {' or '.join(bad)} (missing or 0), so its "
+            f"pixels cannot be laid out; {_REEXPORT}"
         )
     limits.check_frame(path, rows, columns,
                        limits.frame_bytes(rows, columns, samples, bits, photometric))

@@ -53,6 +53,11 @@ class Stack:
     split_reason: str = ""
     index_in_series: int = 0
     linked_objects: list = field(default_factory=list)
+    # The 4-D series this stack is one volume of (viewer.dicom.volumes.VolumeSeries), or None.
+    volumes: object | None = None
+    # The catalog's key for the series when its UID alone is not unique (absent, or reused
+    # by another patient or study); "" means the Series Instance UID is the key.
+    series_key: str = ""
 
     @property
     def first(self) -> InstanceHeader:
@@ -60,10 +65,9 @@ class Stack:
 
     @property
     def uid(self) -> str:
-        """Stable identifier: the series UID, plus the stack's index when split."""
-        return self.series_uid if self.index_in_series == 0 else (
-            f"{self.series_uid}#{self.index_in_series}"
-        )
+        """Stable identifier: the series key, plus the stack's index when split."""
+        key = self.series_key or self.series_uid
+        return key if self.index_in_series == 0 else f"{key}#{self.index_in_series}"
 
     @property
     def n_frames(self) -> int:
@@ -108,7 +112,34 @@ def _group_key(f: FrameRef) -> tuple:
     h = f.header
     echo = h.echo_number if h.echo_number is not None else h.echo_time
     ori = geometry.orientation_key(f.orientation) if _has_geometry(f) else None
-    return (ori, h.rows, h.columns, h.samples_per_pixel, echo, h.temporal_position)
+    return (ori, h.rows, h.columns, h.samples_per_pixel, echo, h.temporal_position,
+            pixel_format(h))
+
+
+def pixel_format(h: InstanceHeader) -> tuple[int, int, str]:
+    """(Bits Allocated, Bits Stored, Photometric Interpretation): frames that differ in any
+    of these (or in Samples per Pixel or Rows x Columns) never share a stack, since one
+    window, one decoder setting and one volume array cannot serve them all."""
+    return (h.bits_allocated, h.bits_stored, h.photometric)
+
+
+def _format_text(h: InstanceHeader) -> str:
+    """"256x256 MONOCHROME2 12-bit", the pixel format that tells split stacks apart."""
+    implied = 3 if h.photometric.startswith(("RGB", "YBR")) else 1  # samples it implies
+    return f"{h.columns}x{h.rows} {h.photometric} {h.bits_stored}-bit" + (
+        f" x{h.samples_per_pixel}" if h.samples_per_pixel != implied else "")
+
+
+def _warn_mixed_format(stacks: list[Stack], keys: list[tuple]) -> None:
+    """Tell each stack of a series that mixed pixel formats why it was split off."""
+    formats = {(k[1], k[2], k[3], k[6]) for k in keys}
+    if len(formats) < 2:
+        return
+    texts = sorted({_format_text(st.first) for st in stacks})
+    why = (f"series mixes {len(formats)} pixel formats ({'; '.join(texts)}): "
+           "split into separate stacks")
+    for st in stacks:
+        st.warnings = (*st.warnings, why)
 
 
 def _instance_sort_key(f: FrameRef) -> tuple:
@@ -117,7 +148,7 @@ def _instance_sort_key(f: FrameRef) -> tuple:
 
 
 def _split_duplicates(frames: list[FrameRef]) -> tuple[list[list[FrameRef]], str]:
-    """Split frames sharing positions by acquisition number, trigger time or time.
+    """Split frames sharing positions by diffusion, acquisition number, trigger time or time.
 
     Returns the groups and the attribute used ("" when no split resolved the duplicates).
     """
@@ -125,7 +156,7 @@ def _split_duplicates(frames: list[FrameRef]) -> tuple[list[list[FrameRef]], str
     d_all = np.sort(geometry.positions_along(normal, np.array([x.position for x in frames])))
     if not np.any(np.diff(d_all) <= 0.01):
         return [frames], ""
-    for attr in ("acquisition_number", "trigger_time", "acquisition_time"):
+    for attr in ("diffusion", "acquisition_number", "trigger_time", "acquisition_time"):
         values = {getattr(f.header, attr) for f in frames}
         if len(values) < 2 or len(values) > len(frames) // 2:
             continue
@@ -252,6 +283,7 @@ def build_stacks(headers: Iterable[InstanceHeader]) -> list[Stack]:
     stacks = [st for _, _, st in described]
     if len(stacks) > 1:
         _label_split(stacks, [(k, a) for k, a, _ in described])
+        _warn_mixed_format(stacks, [k for k, _, _ in described])
     for i, st in enumerate(stacks):
         st.index_in_series = i
     return stacks
@@ -270,6 +302,8 @@ def _label_split(stacks: list[Stack], keys: list[tuple[tuple, str]]) -> None:
             parts.append(st.plane.lower() if st.plane else "no geometry")
         if len(sizes) > 1:
             parts.append(f"{h.columns}x{h.rows}")
+        if len({k[6] for k, _ in keys}) > 1:
+            parts.append(f"{h.photometric} {h.bits_stored}-bit")
         if len(echoes) > 1:
             if h.echo_number is not None:
                 parts.append(f"echo {h.echo_number}")
@@ -277,6 +311,8 @@ def _label_split(stacks: list[Stack], keys: list[tuple[tuple, str]]) -> None:
                 parts.append(f"TE {h.echo_time:g} ms")
         if len(times) > 1 and h.temporal_position is not None:
             parts.append(f"time {h.temporal_position}")
+        if attr == "diffusion" and h.diffusion_b_value is not None:
+            parts.append(f"b {h.diffusion_b_value:g}")
         if attr == "acquisition_number":
             parts.append(f"acquisition {h.acquisition_number}")
         elif attr == "trigger_time":

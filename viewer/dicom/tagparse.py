@@ -52,6 +52,8 @@ WANTED: dict[int, tuple[str, str]] = {
     0x00180086: ("EchoNumbers", "IS"),
     0x00180088: ("SpacingBetweenSlices", "DS"),
     0x00181060: ("TriggerTime", "DS"),
+    0x00189087: ("DiffusionBValue", "FD"),
+    0x00189089: ("DiffusionGradientOrientation", "FD"),
     0x00181114: ("EstimatedRadiographicMagnificationFactor", "DS"),
     0x00181120: ("GantryDetectorTilt", "DS"),
     0x00181164: ("ImagerPixelSpacing", "DS"),
@@ -66,6 +68,7 @@ WANTED: dict[int, tuple[str, str]] = {
     0x00200037: ("ImageOrientationPatient", "DS"),
     0x00200052: ("FrameOfReferenceUID", "UI"),
     0x00200100: ("TemporalPositionIdentifier", "IS"),
+    0x00200105: ("NumberOfTemporalPositions", "IS"),
     0x00201041: ("SliceLocation", "DS"),
     0x00280002: ("SamplesPerPixel", "US"),
     0x00280004: ("PhotometricInterpretation", "CS"),
@@ -85,7 +88,24 @@ WANTED: dict[int, tuple[str, str]] = {
     0x00281053: ("RescaleSlope", "DS"),
     0x00281054: ("RescaleType", "LO"),
     0x00281055: ("WindowCenterWidthExplanation", "LO"),
+    0x00281056: ("VOILUTFunction", "CS"),
 }
+
+# Private diffusion tags at the fixed element numbers dcm2niix reads (see viewer.dicom.diffusion);
+# pydicom has no keyword for them, so its path reads them by tag.
+PRIVATE_WANTED: dict[int, tuple[str, str]] = {
+    0x0019100C: ("SiemensBValue", "IS"),
+    0x0019100E: ("SiemensDiffusionGradientDirection", "FD"),
+    0x001910BB: ("GEDiffusionX", "DS"),
+    0x001910BC: ("GEDiffusionY", "DS"),
+    0x001910BD: ("GEDiffusionZ", "DS"),
+    0x00431039: ("GESlopInt6to9", "IS"),
+    0x20011003: ("PhilipsDiffusionBFactor", "FL"),
+    0x200510B0: ("PhilipsDiffusionDirectionRL", "FL"),
+    0x200510B1: ("PhilipsDiffusionDirectionAP", "FL"),
+    0x200510B2: ("PhilipsDiffusionDirectionFH", "FL"),
+}
+WANTED.update(PRIVATE_WANTED)
 
 # Attributes whose meaning lives in nested items or in more than one frame: pydicom reads those.
 _NEEDS_FULL = frozenset(
@@ -149,6 +169,13 @@ def _decode_value(raw: bytes, vr: str, charset: str) -> object:
     if vr == "US":
         count = len(raw) // 2
         vals = struct.unpack(f"<{count}H", raw[: 2 * count])
+        return vals[0] if count == 1 else list(vals)
+    if vr in ("FD", "FL"):  # binary floats (diffusion b-value and direction)
+        size = 8 if vr == "FD" else 4
+        count = len(raw) // size
+        if count == 0:
+            return None
+        vals = struct.unpack(f"<{count}{'d' if size == 8 else 'f'}", raw[: size * count])
         return vals[0] if count == 1 else list(vals)
     text = _decode_text(raw, charset)
     if vr in ("DS", "IS"):

@@ -1,8 +1,11 @@
 """Measurements on one image: ruler length and ellipse/rectangle ROI statistics.
 
 Geometry is in continuous pixel coordinates of the measured image, ``(x, y)`` = (column, row),
-pixel centres at ``+0.5``; spacing is ``(row mm, column mm)`` from Pixel Spacing. A pixel
-belongs to a ROI when its centre lies inside the shape.
+pixel centres at ``+0.5``; spacing is ``(row mm, column mm)``. Which spacing and unit a
+measurement uses (Pixel Spacing, Imager Pixel Spacing "at detector", an ultrasound region, or
+pixels) is :mod:`viewer.dicom.spacing`'s rule: :func:`describe` takes its
+:class:`~viewer.dicom.spacing.PixelCalibration`. A pixel belongs to a ROI when its centre lies
+inside the shape.
 """
 
 from __future__ import annotations
@@ -12,6 +15,8 @@ from dataclasses import dataclass, field
 from itertools import count
 
 import numpy as np
+
+from viewer.dicom.spacing import PixelCalibration, Scale, millimetres
 
 KINDS = ("ruler", "ellipse", "rect")
 _ids = count(1)
@@ -39,7 +44,7 @@ class RoiStats:
     min: float
     max: float
     n_pixels: int
-    area_mm2: float  # of the geometric shape, not of the pixel count
+    area_mm2: float  # of the geometric shape, not of the pixel count (px² without a spacing)
 
 
 def ruler_length_mm(p0, p1, spacing: tuple[float, float]) -> float:
@@ -91,19 +96,39 @@ def roi_stats(values: np.ndarray, m: Measurement, spacing: tuple[float, float]) 
                     float(inside.max()), int(inside.size), area)
 
 
-def describe(m: Measurement, values: np.ndarray | None, spacing: tuple[float, float],
-             unit: str = "") -> str:
-    """The text shown beside a measurement."""
+def scale_of(m: Measurement, calibration: PixelCalibration | tuple[float, float]) -> Scale:
+    """The scale ``m`` is measured with; a bare (row mm, column mm) pair means Pixel Spacing."""
+    if not isinstance(calibration, PixelCalibration):
+        calibration = millimetres(calibration)
+    return calibration.scale_for(m.p0, m.p1)
+
+
+def length(m: Measurement, calibration: PixelCalibration | tuple[float, float]
+           ) -> tuple[float, Scale]:
+    """A ruler's length in its scale's unit (mm or px), and that scale."""
+    scale = scale_of(m, calibration)
+    return ruler_length_mm(m.p0, m.p1, scale.spacing), scale
+
+
+def describe(m: Measurement, values: np.ndarray | None,
+             calibration: PixelCalibration | tuple[float, float], unit: str = "") -> str:
+    """The text shown beside a measurement: "18.2 mm (at detector)", "area 100.0 px²", ...
+
+    ``calibration`` comes from :func:`viewer.dicom.spacing.for_stack` (or is a bare Pixel
+    Spacing pair); ``unit`` is the unit of ``values`` ("HU").
+    """
+    scale = scale_of(m, calibration)
+    area_unit = scale.suffix(f"{scale.unit}²")
     if m.kind == "ruler":
-        return f"{ruler_length_mm(m.p0, m.p1, spacing):.1f} mm"
+        return f"{ruler_length_mm(m.p0, m.p1, scale.spacing):.1f} {scale.suffix()}"
     if values is None:
-        return f"area {shape_area_mm2(m.kind, m.p0, m.p1, spacing):.1f} mm²"
-    s = roi_stats(values, m, spacing)
+        return f"area {shape_area_mm2(m.kind, m.p0, m.p1, scale.spacing):.1f} {area_unit}"
+    s = roi_stats(values, m, scale.spacing)
     if s.n_pixels == 0:
-        return f"area {s.area_mm2:.1f} mm² (no pixel inside)"
+        return f"area {s.area_mm2:.1f} {area_unit} (no pixel inside)"
     u = f" {unit}" if unit else ""
     return (f"mean {s.mean:.1f}{u}  SD {s.sd:.1f}\nmin {s.min:.0f}  max {s.max:.0f}\n"
-            f"area {s.area_mm2:.1f} mm²")
+            f"area {s.area_mm2:.1f} {area_unit}")
 
 
 class MeasurementStore:

@@ -1,4 +1,4 @@
-"""VOI windowing (PS3.3 C.11.2.1.2): real values to 8-bit display values, without Qt."""
+"""VOI windowing (PS3.3 C.11.2.1.2-3): real values to 8-bit display values, without Qt."""
 
 from __future__ import annotations
 
@@ -12,12 +12,13 @@ from viewer.dicom.pixels import to_real
 
 @dataclass(frozen=True, slots=True)
 class Window:
-    """A VOI window in real-world units (HU for CT): Window Center (0028,1050) and
-    Window Width (0028,1051)."""
+    """A VOI window in real-world units (HU for CT): Window Center (0028,1050), Window Width
+    (0028,1051) and VOI LUT Function (0028,1056): LINEAR, LINEAR_EXACT or SIGMOID."""
 
     center: float
     width: float
     name: str = ""
+    function: str = "LINEAR"
 
 
 # Common CT windows (centre, width) in HU, as used in reading rooms.
@@ -35,7 +36,18 @@ CT_PRESETS: dict[str, Window] = {
 
 def header_windows(h: InstanceHeader) -> list[Window]:
     """The windows stored in the header, in order (multi-valued Window Center/Width)."""
-    return [Window(c, w, ex or f"header {i + 1}") for i, (c, w, ex) in enumerate(h.windows)]
+    fn = h.voi_lut_function if h.voi_lut_function in VOI_FUNCTIONS else "LINEAR"
+    return [Window(c, w, ex or f"header {i + 1}", fn) for i, (c, w, ex) in enumerate(h.windows)]
+
+
+VOI_FUNCTIONS = ("LINEAR", "LINEAR_EXACT", "SIGMOID")
+
+
+def constant_window(value: float) -> Window:
+    """A window that draws an image whose every value is ``value`` black (0), as the
+    percentile window of a blank (all-zero) slice should, rather than mid-grey or white."""
+    width = max(1.0, abs(value) * 2.0**-20)  # still a step at float32 precision
+    return Window(value + width / 2.0, width, "auto")
 
 
 def auto_window(real: np.ndarray, low: float = 1.0, high: float = 99.0) -> Window:
@@ -51,10 +63,16 @@ def auto_window(real: np.ndarray, low: float = 1.0, high: float = 99.0) -> Windo
         if not finite.all():
             sample = sample[finite]
     if sample.size == 0:
-        return Window(0.0, 1.0, "auto")
+        return constant_window(0.0)
     lo, hi = (float(v) for v in np.percentile(sample, [low, high]))
-    width = max(hi - lo, 1.0)
-    return Window((lo + hi) / 2.0, width, "auto")
+    if not hi > lo:
+        lo, hi = float(sample.min()), float(sample.max())
+        if not hi > lo:
+            return constant_window(lo)
+    # No floor of 1: PET in Bq/ml x 1e-3, dose in Gy and parametric maps span less than 1.
+    # Such windows are drawn with LINEAR_EXACT (LINEAR needs a width of at least 1).
+    width = hi - lo
+    return Window((lo + hi) / 2.0, width, "auto", "LINEAR" if width >= 1.0 else "LINEAR_EXACT")
 
 
 def default_window(h: InstanceHeader, real: np.ndarray) -> Window:
@@ -62,11 +80,16 @@ def default_window(h: InstanceHeader, real: np.ndarray) -> Window:
 
     A stored window that would paint more than half of the tissue white is ignored for
     non-CT images (seen in MR series whose scanner window belongs to another scaling), and
-    the percentile window is used instead. CT windows are in HU and always kept.
+    the percentile window is used instead. CT windows are in HU and always kept. A constant
+    image of another modality (a blank slice) opens black, whatever its header says.
     """
     wins = header_windows(h)
     if wins and h.modality == "CT":
         return wins[0]
+    if real.size and h.modality != "CT":
+        lo, hi = np.nanmin(real), np.nanmax(real)
+        if lo == hi and np.isfinite(lo):
+            return constant_window(float(lo))
     if wins:
         tissue = real[real > real.min()]
         top = wins[0].center + wins[0].width / 2
@@ -75,23 +98,41 @@ def default_window(h: InstanceHeader, real: np.ndarray) -> Window:
     return auto_window(real)
 
 
-def apply_window(real: np.ndarray, window: Window) -> np.ndarray:
-    """Linear VOI function of PS3.3 C.11.2.1.2.1 to uint8 (0..255).
+def linear_bounds(window: Window) -> tuple[float, float]:
+    """The real values (lo, hi) that ``window`` maps to 0 and 255 when it is linear.
 
-    NaN real values (from a damaged modality LUT) are drawn black, +inf white; a window that
-    is not finite is replaced by :func:`auto_window` of ``real``.
+    LINEAR (PS3.3 C.11.2.1.2.1) spans c - 0.5 -+ (w - 1) / 2; LINEAR_EXACT (C.11.2.1.3.2),
+    and LINEAR with a width below 1 (not allowed by the standard; seen on tiny real ranges),
+    span c -+ w / 2. The window's levels use these bounds too, so all views agree.
     """
     c, w = float(window.center), float(window.width)
-    if not (np.isfinite(c) and np.isfinite(w)):
-        auto = auto_window(real)
-        c, w = auto.center, auto.width
-    w = max(w, 1.0)
-    if w <= 1.0:
-        return np.where(real > c - 0.5, 255, 0).astype(np.uint8)
-    scale = np.float32(255.0 / (w - 1.0))
-    offset = np.float32((c - 0.5) - (w - 1.0) / 2.0)
+    if window.function == "LINEAR" and w >= 1.0:
+        return c - 0.5 - (w - 1.0) / 2.0, c - 0.5 + (w - 1.0) / 2.0
+    return c - w / 2.0, c + w / 2.0
+
+
+def apply_window(real: np.ndarray, window: Window) -> np.ndarray:
+    """VOI function of ``window`` (PS3.3 C.11.2.1.2.1 LINEAR, C.11.2.1.3 LINEAR_EXACT and
+    SIGMOID) to uint8 (0..255), truncating as the linear output does.
+
+    NaN real values (from a damaged modality LUT) are drawn black, +inf white; a window that
+    is not finite or has no width is replaced by :func:`auto_window` of ``real``.
+    """
+    c, w = float(window.center), float(window.width)
+    if not (np.isfinite(c) and np.isfinite(w) and w > 0):
+        window = auto_window(real)
+        c, w = window.center, window.width
+    x = np.asarray(real, dtype=np.float32)
     with np.errstate(over="ignore", invalid="ignore"):  # inf - inf and the like become NaN
-        out = (np.asarray(real, dtype=np.float32) - offset) * scale
+        if window.function == "SIGMOID":
+            # y = ymax / (1 + exp(-4 (x - c) / w)); float64 so that narrow windows keep detail.
+            out = 255.0 / (1.0 + np.exp(-4.0 * (x.astype(np.float64) - c) / w))
+        elif window.function == "LINEAR" and w == 1.0:
+            return np.where(x > c - 0.5, 255, 0).astype(np.uint8)  # C.11.2.1.2.1, width 1
+        else:
+            lo, hi = linear_bounds(window)
+            scale = np.float32(255.0 / (hi - lo))
+            out = (x - np.float32(lo)) * scale
     # fmax, unlike clip, maps NaN to the bound, so the cast below never sees a NaN.
     np.fmax(out, 0, out=out)
     np.minimum(out, 255, out=out)

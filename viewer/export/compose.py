@@ -47,7 +47,10 @@ class Scene:
     real: np.ndarray  # (rows, cols) real-world values (HU for CT), or (rows, cols, 3) uint8
     # RGB for colour images (drawn as stored); source orientation
     window: Window | None  # None for colour
-    spacing: tuple[float, float]  # (row mm, column mm) of ``real``
+    spacing: tuple[float, float]  # (row mm, column mm) of ``real``; (1, 1) when in pixels
+    # What the scale bar's millimetres are ("" plain, "at detector", ...); None: no scale bar,
+    # because ``spacing`` is no real millimetre (pixels, or per ultrasound region).
+    scale_note: str | None = ""
     transform: ViewTransform = field(default_factory=ViewTransform)
     invert: bool = False  # MONOCHROME1 or the user's invert, already combined
     labels: np.ndarray | None = None  # uint8 (rows, cols), source orientation
@@ -235,7 +238,8 @@ def render(scene: Scene, scale: int = 1) -> np.ndarray:
     im = Image.fromarray(img)
     draw = ImageDraw.Draw(im)
     _draw_measurements(draw, scene, (h, w), size)
-    annotate(draw, (h, w), scene.corners, scene.letters, mm_per_px, size)
+    annotate(draw, (h, w), scene.corners, scene.letters,
+             mm_per_px if scene.scale_note is not None else None, size, scene.scale_note or "")
     if scene.legend is not None:
         im = add_legend(np.asarray(im), scene.legend, size)
         return im
@@ -253,8 +257,13 @@ def _text(draw, xy, text: str, size: int, fill=TEXT_RGB, anchor: str = "la",
 
 
 def annotate(draw, shape: tuple[int, int], corners: dict[str, list[str]],
-             letters: dict[str, str], mm_per_px: float | None, size: int) -> None:
-    """Corner text, orientation letters at the edge midpoints and a scale bar (mm)."""
+             letters: dict[str, str], mm_per_px: float | None, size: int,
+             scale_note: str = "") -> None:
+    """Corner text, orientation letters at the edge midpoints and a scale bar (mm).
+
+    ``mm_per_px`` None draws no scale bar (an image without a real spacing); ``scale_note``
+    qualifies its millimetres ("at detector").
+    """
     h, w = shape
     pad = max(4, size // 2)
     anchors = {"tl": ((pad, pad), "la"), "tr": ((w - pad, pad), "ra"),
@@ -287,7 +296,7 @@ def annotate(draw, shape: tuple[int, int], corners: dict[str, list[str]],
                            ((x0 + n, y - size // 2), (x0 + n, y))):
                 draw.line([xs, ys], fill=(0, 0, 0), width=lw + 2)
                 draw.line([xs, ys], fill=TEXT_RGB, width=lw)
-            label = f"{length_mm:g} mm"
+            label = f"{length_mm:g} mm ({scale_note})" if scale_note else f"{length_mm:g} mm"
             _text(draw, (w / 2, y - 3), label, size, anchor="md")
 
 

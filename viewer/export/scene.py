@@ -9,6 +9,7 @@ import math
 import numpy as np
 
 from viewer.ai.result import RESEARCH_NOTICE
+from viewer.dicom import spacing as pixel_spacing
 from viewer.dicom.pixels import StackPixels
 from viewer.display.annotate import corner_text
 from viewer.display.measure import Measurement, describe
@@ -87,20 +88,23 @@ def slice_scene(pixels: StackPixels, index: int, window: Window | None = None, *
     else:
         real = pixels.real(index)
         window = window or default_window(h, real)
-    spacing = usable_spacing(stack.spacing[1:] if stack.spacing else None, h.pixel_spacing)
+    calibration = pixel_spacing.for_stack(stack)
+    spacing = usable_spacing(calibration.display_spacing)
     unit = "HU" if h.modality == "CT" else ""
     values = None if colour else real
     scene = Scene(
         real=real, window=window, spacing=spacing, transform=transform,
+        scale_note=calibration.note if calibration.spacing is not None else None,
         invert=not colour and invert != (h.photometric == "MONOCHROME1"),
-        measurements=[(m, describe(m, values, spacing, unit)) for m in measurements],
+        measurements=[(m, describe(m, values, calibration, unit)) for m in measurements],
     )
     pos = stack.slice_positions
     scene.corners = corner_text(
         h, title=stack_title(stack), plane=stack.plane.lower(), index=index,
         n_slices=stack.n_frames, position_mm=float(pos[index]) if pos is not None else None,
         window=window, spacing=tuple(spacing), transform=transform,
-        include_patient=include_patient)
+        include_patient=include_patient, calibration=calibration,
+        instance_number=stack.frames[index].header.instance_number)
     scene.letters = transform.letters(stack.edge_letters) if stack.edge_letters else {}
     if result is not None:
         if visible is None:

@@ -47,10 +47,12 @@ def view_scene(view, panel, include_patient: bool) -> Scene:
     h = st.first
     plane = st.plane.lower() if view.plane == ACQUIRED else view.plane
     spacing = view._spacing()
+    calibration = view.calibration()
     window = None if colour else view.window
     scene = Scene(
         real=img if colour else view._real(img), window=window, spacing=spacing,
         transform=view.transform,
+        scale_note=calibration.note if calibration.spacing is not None else None,
         invert=not colour and view.inverted != (h.photometric == "MONOCHROME1"),
         measurements=[(m, view.measurement_text(m))
                       for m in view.measurements.on(view.slice_key())],
@@ -58,7 +60,9 @@ def view_scene(view, panel, include_patient: bool) -> Scene:
     scene.corners = corner_text(
         h, title=stack_title(st), plane=plane, index=view.index, n_slices=view.n_slices,
         position_mm=view.position_mm(), window=window, spacing=spacing,
-        transform=view.transform, include_patient=include_patient)
+        transform=view.transform, include_patient=include_patient, calibration=calibration,
+        instance_number=(st.frames[view.index].header.instance_number
+                         if view.plane == ACQUIRED else None))
     result = panel.result
     if result is not None and result.stack_uid == st.uid:
         if view._overlay_lut is not None:
@@ -97,8 +101,11 @@ def grab_displayed(view, panel, include_patient: bool) -> np.ndarray:
     scene = view_scene(view, panel, include_patient)
     size = int(np.clip(round(min(rgb.shape[1], 600) / 38), 11, 30))
     im = Image.fromarray(rgb)
-    mm_per_px = float(view.viewbox.viewPixelSize()[0])  # view coordinates are mm
-    annotate(ImageDraw.Draw(im), rgb.shape[:2], {}, {}, mm_per_px, size)
+    # View coordinates are mm, or pixels for an image without a real spacing (no scale bar).
+    mm_per_px = float(view.viewbox.viewPixelSize()[0])
+    note = scene.scale_note
+    annotate(ImageDraw.Draw(im), rgb.shape[:2], {}, {}, mm_per_px if note is not None else None,
+             size, note or "")
     rgb = np.asarray(im)
     return add_legend(rgb, scene.legend, size) if scene.legend is not None else rgb
 

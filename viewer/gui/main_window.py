@@ -6,7 +6,7 @@ import os
 import threading
 
 import numpy as np
-from PySide6.QtCore import QEvent, QObject, QSettings, QSize, Qt, QTime, QTimer, Signal
+from PySide6.QtCore import QEvent, QObject, QSettings, Qt, QTime, QTimer, Signal
 from PySide6.QtGui import QAction, QActionGroup, QIcon, QImage, QKeySequence, QPixmap
 from PySide6.QtWidgets import (
     QDialog,
@@ -41,8 +41,10 @@ from viewer.export.compose import label_lut
 from viewer.gui.export_actions import ExportController
 from viewer.gui.overlay import ResultPanel
 from viewer.gui.preferences import KEY_MODEL_FOLDER, Preferences, PreferencesDialog
+from viewer.gui.series_browser import SeriesBrowser
 from viewer.gui.slice_view import ACQUIRED, SliceView
 from viewer.gui.tag_browser import TagBrowser, caption_for
+from viewer.gui.volume_nav import VolumeNavigator
 from viewer.gui.workers import AnalyzeJob, LoadJob, ScanJob, SegLoadJob, ThumbnailJob, stop_all
 from viewer.logs import remember_catalog, remember_root
 from viewer.paths import sample_study_dir
@@ -109,11 +111,8 @@ class MainWindow(QMainWindow):
         self.slider.hide()  # shown with the first series (not on the welcome view)
         self.setCentralWidget(body)
 
-        self.series_list = QListWidget()
-        self.series_list.setIconSize(QSize(72, 72))
-        self.series_list.currentRowChanged.connect(self._on_series_row_changed)
-        self.series_list.itemActivated.connect(
-            lambda item: self._on_series_row_changed(self.series_list.row(item)))
+        self.series_list = SeriesBrowser()
+        self.series_list.series_selected.connect(self._on_series_row_changed)
         dock = QDockWidget("Series", self)
         dock.setObjectName("series_dock")
         dock.setWidget(self.series_list)
@@ -192,6 +191,7 @@ class MainWindow(QMainWindow):
 
         self.cine = QTimer(self)
         self.cine.timeout.connect(self._cine_tick)
+        self.volume_nav = VolumeNavigator(self)  # 4-D series: volume keys, box, cine
         self._make_actions()
         self._make_toolbar()
         self.apply_preferences(Preferences.load(self.settings))
@@ -411,6 +411,11 @@ class MainWindow(QMainWindow):
                                         checkable=True)
         self._action(v, "Cine faster", lambda: self.fps.stepBy(2), "]")
         self._action(v, "Cine slower", lambda: self.fps.stepBy(-2), "[")
+        self._action(v, "Next volume", lambda: self.volume_nav.step(1), "Alt+Right")
+        self._action(v, "Previous volume", lambda: self.volume_nav.step(-1), "Alt+Left")
+        self.volume_cine_action = self._action(
+            v, "Cine over volumes (at this slice)", self.volume_nav.set_cine_over_volumes,
+            "Shift+Space", checkable=True)
         v.addSeparator()
         self._action(v, "Zoom in", lambda: self.view.zoom(1.25), "+")
         self._action(v, "Zoom out", lambda: self.view.zoom(0.8), "-")
@@ -490,6 +495,8 @@ class MainWindow(QMainWindow):
         self.fps.setValue(self.settings.value("cine/fps", 10, type=int))
         self.fps.valueChanged.connect(self._on_fps_changed)
         tb.addWidget(self.fps)
+        self.volume_nav.toolbar_action = tb.addWidget(self.volume_nav.widget)
+        self.volume_nav.sync()  # hidden until a 4-D series shows
         tb.addSeparator()
         tb.addAction(self.layout_action)
         tb.addAction(self.invert_action)
@@ -524,6 +531,7 @@ class MainWindow(QMainWindow):
         self.settings.setValue("view/hide_patient_details", bool(hide))
         for v in self.views:
             v.set_show_patient_details(not hide)
+        self.series_list.set_hide_patient_details(hide)
 
     def toggle_tags(self) -> None:
         self.tags_dock.setVisible(not self.tags_dock.isVisible())
@@ -538,6 +546,7 @@ class MainWindow(QMainWindow):
     def toggle_cine(self, on: bool) -> None:
         """Play (True) or pause: the active view loops through its slices at the set rate."""
         if on and self.view.pixels is not None and self.view.n_slices > 1:
+            self.volume_nav.stop_cine()
             self.cine.start(int(1000 / self.fps.value()))
         else:
             self.cine.stop()
@@ -545,6 +554,7 @@ class MainWindow(QMainWindow):
 
     def _on_fps_changed(self, fps: int) -> None:
         self.settings.setValue("cine/fps", fps)
+        self.volume_nav.set_rate(fps)
         if self.cine.isActive():
             self.cine.setInterval(int(1000 / fps))
 
@@ -802,8 +812,14 @@ class MainWindow(QMainWindow):
         self._show_catalog(catalog)
         n = len(catalog.stacks())
         msg = f"{n} series found" + (" (scan cancelled)" if catalog.cancelled else "")
+        if catalog.multiple_patients_warning:
+            msg = f"⚠ {catalog.multiple_patients_warning} ({msg})"
         if n == 0:
-            msg = f"No DICOM image found in {catalog.root}" + (
+            from viewer.dicom.messages import found_without_images
+
+            found = found_without_images(o.kind for o in catalog.objects())
+            msg = (f"In {catalog.root}: {found}" if found
+                   else f"No DICOM image found in {catalog.root}") + (
                 " — see the skipped files" if catalog.skipped else "")
         self.statusBar().showMessage(msg, 8000)
         self._thumbs = ThumbnailJob(self._request, catalog.stacks())
@@ -814,18 +830,7 @@ class MainWindow(QMainWindow):
         current = self._current_uid()
         self.catalog = catalog
         remember_catalog(catalog)  # these patients' identifiers never reach the log
-        self.series_list.blockSignals(True)
-        self.series_list.clear()
-        for i, st in enumerate(catalog.stacks()):
-            h = st.first
-            warn = ("\n⚠ " + "; ".join(st.warnings)) if st.warnings else ""
-            title = st.label if st.label.startswith(h.modality) else f"{h.modality} {st.label}"
-            item = QListWidgetItem(f"{i + 1}. {title}\n"
-                                   f"{st.n_frames} images  {st.rows}x{st.columns}{warn}")
-            item.setData(Qt.ItemDataRole.UserRole, st.uid)
-            item.setToolTip("\n".join(st.warnings) or st.label)
-            self.series_list.addItem(item)
-        self.series_list.blockSignals(False)
+        self.series_list.set_catalog(catalog)
         n = len(catalog.skipped)
         noun = "file" if n == 1 else "files"
         self.skipped_label.setText(f'<a href="skipped">{n} {noun} skipped</a>' if n else "")
@@ -837,16 +842,12 @@ class MainWindow(QMainWindow):
             self._on_series_row_changed(0)
 
     def _current_uid(self) -> str | None:
-        item = self.series_list.currentItem()
-        return item.data(Qt.ItemDataRole.UserRole) if item is not None else None
+        return self.series_list.current_uid()
 
     def _on_thumbnail(self, request: int, uid: str, img: np.ndarray) -> None:
         if request != self._request:
             return
-        for i in range(self.series_list.count()):
-            item = self.series_list.item(i)
-            if item.data(Qt.ItemDataRole.UserRole) == uid:
-                item.setIcon(QIcon(QPixmap.fromImage(_qimage(img))))
+        self.series_list.set_icon(uid, QIcon(QPixmap.fromImage(_qimage(img))))
 
     def _on_job_failed(self, request: int, message: str) -> None:
         if request != self._request:
@@ -889,6 +890,7 @@ class MainWindow(QMainWindow):
         job.failed.connect(self._on_background_failed)
         self._load = job
         job.start()
+        self.volume_nav.sync()
 
     def _load_linked_seg(self, stack) -> None:
         """A DICOM SEG in the folder that references ``stack`` shows as its overlay (read in

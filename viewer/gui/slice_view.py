@@ -1,23 +1,35 @@
 """The slice view: one plane of a stack on a pyqtgraph ImageItem, with corner text and letters.
 
 Scene units are millimetres (the image rectangle is columns x column-spacing wide), so pixels
-show with their true aspect ratio and measurements read directly in mm. Display settings never
+show with their true aspect ratio; an image without a real spacing (see
+:mod:`viewer.dicom.spacing`) is laid out in pixels and measured in "px". Display settings never
 change data: the window is ImageItem levels in stored units, invert is a reversed lookup table.
 """
 
 from __future__ import annotations
+
+import math
 
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import QPointF, QRectF, Qt, Signal
 from PySide6.QtWidgets import QLabel, QVBoxLayout, QWidget
 
+from viewer.dicom import spacing as pixel_spacing
 from viewer.dicom.pixels import StackPixels
 from viewer.dicom.reformat import PLANES, Reformat
+from viewer.dicom.volumes import volume_series
 from viewer.display.annotate import corner_text
 from viewer.display.measure import Measurement, MeasurementStore, describe
 from viewer.display.orient import ViewTransform
-from viewer.display.window import CT_PRESETS, Window, auto_window, default_window
+from viewer.display.window import (
+    CT_PRESETS,
+    Window,
+    auto_window,
+    default_window,
+    header_windows,
+    linear_bounds,
+)
 
 ACQUIRED = "acquired"
 TOOLS = ("pan", "ruler", "ellipse", "rect")
@@ -262,8 +274,8 @@ class SliceView(QWidget):
         if name in CT_PRESETS:
             self.set_window(CT_PRESETS[name])
         elif name == "header" and self.pixels is not None and self.pixels.stack.first.windows:
-            c, w, ex = self.pixels.stack.first.windows[0]
-            self.set_window(Window(c, w, ex or "header"))
+            # with the header's VOI LUT Function (SIGMOID, LINEAR_EXACT)
+            self.set_window(header_windows(self.pixels.stack.first)[0])
         elif name == "auto" and self._shown is not None:
             self.set_window(auto_window(self._real(self._shown)))
 
@@ -335,12 +347,16 @@ class SliceView(QWidget):
 
     # ------------------------------------------------------------------ data
 
-    def _spacing(self) -> tuple[float, float]:
-        """(row mm, column mm) of the shown plane's source image (before rotate/flip)."""
-        st = self.pixels.stack
+    def calibration(self) -> pixel_spacing.PixelCalibration:
+        """What a pixel of the shown plane measures: Pixel Spacing, "at detector", px, ..."""
         if self.plane != ACQUIRED and self._reformat is not None:
-            return self._reformat.pixel_spacing(self.plane)
-        return (st.spacing[1], st.spacing[2]) if st.spacing else (1.0, 1.0)
+            return pixel_spacing.millimetres(self._reformat.pixel_spacing(self.plane))
+        return pixel_spacing.for_stack(self.pixels.stack)
+
+    def _spacing(self) -> tuple[float, float]:
+        """(row, column) size in scene units (mm, or 1 for pixels) of the shown plane's source
+        image (before rotate/flip)."""
+        return self.calibration().display_spacing
 
     def _display_spacing(self) -> tuple[float, float]:
         return self.transform.spacing(*self._spacing())
@@ -438,8 +454,7 @@ class SliceView(QWidget):
         if self._shown is None or self.window is None or self._shown.ndim == 3:
             return
         h = self._header()
-        lo = self.window.center - self.window.width / 2
-        hi = self.window.center + self.window.width / 2
+        lo, hi = linear_bounds(self.window)  # the bounds apply_window uses (thumbnail, export)
         if h.modality_lut is None and h.rescale_slope > 0:
             # Levels in stored units keep pyqtgraph on its lookup-table fast path.
             lo = (lo - h.rescale_intercept) / h.rescale_slope
@@ -456,10 +471,12 @@ class SliceView(QWidget):
         if self.window is None:
             return
         # Sensitivity scales with the width, so fine and coarse windows both feel natural.
-        k = max(self.window.width, 1.0) / 200.0
-        width = max(1.0, self.window.width + dx * k)
+        # No floor of 1: PET, dose and parametric maps have windows narrower than 1; the
+        # width changes by a factor, so it stays positive however far one drags.
+        k = self.window.width / 200.0
+        width = self.window.width * math.exp(dx / 200.0)
         center = self.window.center - dy * k
-        self.set_window(Window(center, width, "custom"))
+        self.set_window(Window(center, width, "custom", self.window.function))
 
     # ------------------------------------------------------------------ text
 
@@ -489,13 +506,20 @@ class SliceView(QWidget):
         st = self.pixels.stack
         h = st.first
         plane = st.plane.lower() if self.plane == ACQUIRED else self.plane
-        title = st.label if st.label.startswith(h.modality) else f"{h.modality} {st.label}"
+        vs = volume_series(st)  # a volume of a 4-D series: series title, volume line below
+        label = vs.label if vs is not None else st.label
+        title = label if label.startswith(h.modality) else f"{h.modality} {label}"
         text = corner_text(
             h, title=title, plane=plane, index=self.index, n_slices=self.n_slices,
             position_mm=self.position_mm(), window=self.window, spacing=self._spacing(),
             transform=self.transform, zoom=self.zoom_factor(), loading=self._shown is None,
-            include_patient=self.show_patient_details,
+            include_patient=self.show_patient_details, calibration=self.calibration(),
+            instance_number=(st.frames[self.index].header.instance_number
+                             if self.plane == ACQUIRED else None),
             narrow=self.width() < 420)  # 1x3 layout: short lines that do not collide
+        if vs is not None:
+            i = vs.index_of(st)
+            text["tr"].insert(1, f"vol {i + 1}/{vs.count}  {vs.labels[i]}")
         for corner, lines in text.items():
             self._corner[corner].setText("\n".join(lines))
         letters = self.edge_letters()
@@ -604,7 +628,7 @@ class SliceView(QWidget):
         values = self._real(self._shown) if (self._shown is not None and m.kind != "ruler"
                                              and self._shown.ndim == 2) else None
         unit = "HU" if self.pixels.stack.first.modality == "CT" else ""
-        return describe(m, values, self._spacing(), unit)
+        return describe(m, values, self.calibration(), unit)
 
     def add_measurement(self, m: Measurement) -> None:
         """Attach ``m`` (source pixel coordinates) to the shown slice."""
