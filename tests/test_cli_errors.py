@@ -50,9 +50,9 @@ def _undecodable_series(folder, bad: int = 2):
 
 
 @pytest.mark.parametrize(("name", "changes", "code", "says"), [
-    ("spacing0", {"PixelSpacing": [0, 0]}, EXIT_OK, "Pixel Spacing (0028,0030) 0\\0 is not usable"),
-    ("spacing1e308", {"PixelSpacing": [1e308, 1e308]}, EXIT_OK, "is not usable"),
-    ("rows0", {"Rows": 0}, EXIT_USAGE, "Rows x Columns is 0x128: no image to draw"),
+    ("spacing0", {"PixelSpacing": [0, 0]}, EXIT_OK, "Pixel Spacing is not a positive number"),
+    ("spacing1e308", {"PixelSpacing": [1e308, 1e308]}, EXIT_OK, "lengths are in px"),
+    ("rows0", {"Rows": 0}, EXIT_USAGE, "without a valid Rows (0028,0010)"),
 ])
 def test_crafted_headers_give_one_line_and_a_documented_code(tmp_path, name, changes, code,
                                                              says):
@@ -161,3 +161,14 @@ def test_a_ct_preset_on_mr_warns(tmp_path):
     (line,) = r.stderr.strip().splitlines()
     assert line == ("radviewer export: warning: --preset lung is a CT window in HU; series [1] "
                     "is MR: try --preset auto or header")
+
+
+def test_info_text_carries_no_terminal_control_characters(tmp_path):
+    """A Series Description with an ESC sequence, a bidi override and NUL is printed without
+    them (the rest of the text stays)."""
+    folder = _crafted(tmp_path, "esc", SpecificCharacterSet="ISO_IR 192",
+                      SeriesDescription="T1\x1b[2J\x1b]0;owned\x07 AX\u202e")
+    r = _run("info", str(folder))
+    assert r.returncode == EXIT_OK, r.stderr
+    assert "\x1b" not in r.stdout and "\u202e" not in r.stdout and "\x07" not in r.stdout
+    assert "T1[2J]0;owned AX" in r.stdout

@@ -160,6 +160,22 @@ def _spacing_text(se: dict[str, Any]) -> str:
     return "px (no pixel spacing)"
 
 
+class _Printable:
+    """Writes to ``stream`` without control characters: a description or name from a file
+    (ESC sequences, bidi overrides) never drives the user's terminal."""
+
+    def __init__(self, stream) -> None:
+        self.stream = stream
+
+    def write(self, text: str) -> int:
+        from viewer.display.text import printable
+
+        return self.stream.write(printable(text))
+
+    def flush(self) -> None:
+        self.stream.flush()
+
+
 def _print_text(doc: dict[str, Any], out) -> None:
     c = doc["counts"]
     print(
@@ -233,7 +249,7 @@ def cmd_info(args: argparse.Namespace) -> int:
         json.dump(doc, sys.stdout, indent=2)
         print()
     elif catalog.stacks():
-        _print_text(doc, sys.stdout)
+        _print_text(doc, _Printable(sys.stdout))
     if not catalog.stacks():
         from viewer.dicom.messages import found_without_images
 

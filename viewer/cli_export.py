@@ -124,13 +124,12 @@ def cmd_export(args: argparse.Namespace) -> int:
 
 
 def _warn_spacing(stack, where: str) -> None:
-    from viewer.export.scene import usable_spacing
-
-    stored = stack.first.pixel_spacing
-    if stored is not None and usable_spacing(stored) != tuple(stored):
-        warn("export", f"{where}: Pixel Spacing (0028,0030) {stored[0]:g}\\{stored[1]:g} is not "
-             "usable (zero, negative or out of range): treated as absent (square pixels; the "
-             "scale bar assumes 1 mm)")
+    """Say once when the header's spacing was unusable (dropped when it was read: zero,
+    negative, not finite), so lengths and the scale bar are in px."""
+    for w in stack.warnings:
+        if "Spacing" in w and "ignored" in w:
+            warn("export", f"{where}: {w}; lengths are in px and there is no scale bar")
+            return
 
 
 def _default_slice(stack, result) -> int:

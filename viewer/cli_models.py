@@ -65,7 +65,11 @@ def pick_stack(catalog, which: str | None):
     series UID (a split stack's ``uid`` too). Raises LookupError with the choices."""
     stacks = catalog.stacks()
     if not stacks:
-        raise LookupError("no image series in this folder")
+        why = ""
+        if catalog.skipped:  # the first file's reason says what is wrong and what to do
+            n, first = len(catalog.skipped), catalog.skipped[0]
+            why = f" ({n} file{'s' if n > 1 else ''} skipped; {first.reason})"
+        raise LookupError(f"no image series in this folder{why}")
     if which is None:
         return stacks[0]
     if which.isdigit():

@@ -41,6 +41,13 @@ def clean(text: object, max_chars: int = MAX_CHARS) -> str:
     return line
 
 
+def printable(text: str) -> str:
+    """``text`` with control and format characters dropped (terminal escape sequences, bidi
+    overrides, NUL), line breaks and tabs kept: header text printed to a terminal."""
+    return "".join(ch for ch in text
+                   if ch in "\n\t" or unicodedata.category(ch) not in _DROP)
+
+
 def elide(text: str, n: int) -> str:
     """``text`` cut to at most ``n`` characters, the last one an ellipsis when cut."""
     return text if len(text) <= n else text[: max(0, n - 1)] + ELLIPSIS
