@@ -38,6 +38,7 @@ def test_a_non_empty_out_is_refused_unless_overwrite(tmp_path, model_runs, capsy
     out.mkdir()
     (out / "report.json").write_text('{"earlier": true}')
     (out / "notes.txt").write_text("mine")
+    (out / "snapshot_axial_999.png").write_bytes(b"an earlier run's snapshot")
     args = ["analyze", "--sample", "--model", MODEL, "--out", str(out), "--quiet"]
     assert main(args) == EXIT_USAGE
     (line,) = capsys.readouterr().err.strip().splitlines()
@@ -52,6 +53,7 @@ def test_a_non_empty_out_is_refused_unless_overwrite(tmp_path, model_runs, capsy
     assert report["series_index"] == 1 and report["files"][:2] == ["report.json", "labels.npy"]
     assert sorted(p.name for p in out.iterdir()) == sorted([*report["files"], "notes.txt"])
     assert (out / "notes.txt").read_text() == "mine"  # not ours: kept
+    assert not (out / "snapshot_axial_999.png").exists()  # the earlier run's: replaced
 
 
 def test_an_unwritable_out_fails_before_the_model_runs(tmp_path, model_runs, capsys):
@@ -88,3 +90,21 @@ def test_ctrl_c_while_the_model_runs_leaves_nothing(tmp_path):
         "radviewer analyze: interrupted; nothing was written")
     assert "Traceback" not in text
     assert not out.exists()
+
+
+def test_an_unwritable_seg_out_fails_before_the_model_runs(tmp_path, model_runs, capsys):
+    if os.geteuid() == 0:
+        seg = "/sys/radviewer-test/seg.dcm"
+    else:
+        locked = tmp_path / "locked"
+        locked.mkdir()
+        locked.chmod(0o555)
+        seg = str(locked / "seg.dcm")
+    out = tmp_path / "run"
+    code = main(["analyze", "--sample", "--model", MODEL, "--out", str(out), "--seg-out", seg,
+                 "--quiet"])
+    assert code == EXIT_FAILURE
+    (line,) = capsys.readouterr().err.strip().splitlines()
+    assert line.startswith("radviewer analyze: ") and ("radviewer-test" in line or "locked" in line)
+    assert not model_runs
+    assert not out.exists()  # created for this run, removed again

@@ -166,6 +166,7 @@ def cmd_analyze(args: argparse.Namespace) -> int:
         return fail("analyze", f"{seg_out}: already exists; choose another name or pass "
                     f"--overwrite", EXIT_USAGE)
     created = not out.exists()
+    seg_tmp: Path | None = None
     try:
         _check_out(out, args.overwrite)
         stage = _staging(out)
@@ -173,6 +174,14 @@ def cmd_analyze(args: argparse.Namespace) -> int:
         return fail("analyze", str(exc), EXIT_USAGE)
     except ExportError as exc:
         return fail("analyze", str(exc), EXIT_FAILURE)
+    if seg_out is not None:  # also the check that its folder is writable, before the run
+        try:
+            seg_tmp = _temp_beside(seg_out)
+        except ExportError as exc:
+            shutil.rmtree(stage, ignore_errors=True)
+            if created:
+                _remove_if_empty(out)
+            return fail("analyze", str(exc), EXIT_FAILURE)
     done = False
     try:
         pixels = StackPixels(stack)
@@ -187,15 +196,22 @@ def cmd_analyze(args: argparse.Namespace) -> int:
         if seg_out is not None:
             from viewer.dicom.seg import write_seg
 
-            write_seg(result, stack, seg_out, overwrite=args.overwrite)
+            write_seg(result, stack, seg_tmp, overwrite=True)  # our own empty temp file
             report["seg"] = {"file": str(seg_out), "sop_class": "Segmentation Storage"}
         report["series_index"] = series_index(catalog, stack)
         _write_text(stage / "report.json", json.dumps(report, indent=2))
+        if args.overwrite:
+            _remove_earlier_run(out)
         for name in report["files"]:  # all written: now they take their names
             try:
                 os.replace(stage / name, out / name)
             except OSError as exc:
                 raise explain(out / name, exc) from exc
+        if seg_tmp is not None:
+            try:
+                os.replace(seg_tmp, seg_out)
+            except OSError as exc:
+                raise explain(seg_out, exc) from exc
         done = True
     except (OperationCancelled, KeyboardInterrupt):
         return fail("analyze", "interrupted; nothing was written", EXIT_INTERRUPTED)
@@ -207,6 +223,8 @@ def cmd_analyze(args: argparse.Namespace) -> int:
         return fail("analyze", str(exc), EXIT_FAILURE)
     finally:
         shutil.rmtree(stage, ignore_errors=True)
+        if seg_tmp is not None and not done:
+            seg_tmp.unlink(missing_ok=True)
         if created and not done:
             _remove_if_empty(out)
     if args.json:
@@ -222,6 +240,35 @@ def cmd_analyze(args: argparse.Namespace) -> int:
             print(f"  {name:<24} {score:6.3f}")
         print(f"  wrote {', '.join(report['files'])} to {out}")
     return EXIT_OK
+
+
+def _temp_beside(path: Path) -> Path:
+    """An empty hidden file in ``path``'s folder (same file system: renamed into place at the
+    end); creating it is the check that the folder is writable."""
+    try:
+        fd, name = tempfile.mkstemp(dir=path.parent if str(path.parent) else ".",
+                                    prefix=f".{path.name}.", suffix=".part")
+    except OSError as exc:
+        raise explain(path.parent, exc, "cannot write here") from exc
+    os.close(fd)
+    return Path(name)
+
+
+def _remove_earlier_run(out: Path) -> None:
+    """With --overwrite: remove what an earlier run wrote (its report's files, snapshots),
+    so no stale snapshot stays beside the new report; nothing else in ``out`` is touched."""
+    names = {"report.json", "labels.npy"}
+    try:
+        names.update(json.loads((out / "report.json").read_text()).get("files", []))
+    except (OSError, ValueError, AttributeError, TypeError):
+        pass
+    names.update(p.name for p in out.glob("snapshot_*.png"))
+    for name in names:
+        if isinstance(name, str) and "/" not in name and name not in ("", ".", ".."):
+            try:
+                (out / name).unlink(missing_ok=True)
+            except OSError as exc:
+                raise explain(out / name, exc, "cannot replace an earlier run's file") from exc
 
 
 def _remove_if_empty(folder: Path) -> None:
