@@ -28,14 +28,23 @@ def model_credits() -> list[tuple[str, str, str, str]]:
     return out
 
 
-def about_html() -> str:
-    """The About text as simple HTML."""
+LOOKING = "Looking for models…"
+
+
+def about_html(credits: list[tuple[str, str, str, str]] | None = None, *,
+               loading: bool = False) -> str:
+    """The About text as simple HTML; ``credits`` from :func:`model_credits` (found now when
+    None), or ``loading`` for a placeholder while the window finds them in the background."""
     rows = [f"<h3>radviewer {escape(__version__)}</h3>",
             "<p>An open-source radiology viewer with AI assist.</p>",
             f"<p><b style='color:#c07010'>{escape(NOTICE)}</b> AI results are decision "
             "support for research; each names its model, version and series.</p>",
             "<h4>Models</h4><ul>"]
-    for title, source, licence, citation in model_credits():
+    if loading:
+        rows.append(f"<li>{LOOKING}</li>")
+    for title, source, licence, citation in ([] if loading else
+                                             credits if credits is not None else
+                                             model_credits()):
         cite = f"<br><i>Cite:</i> {escape(citation)}" if citation else ""
         rows.append(f"<li><b>{escape(title)}</b> — licence: {escape(licence)}<br>"
                     f"{escape(source)}{cite}</li>")

@@ -134,6 +134,9 @@ class Redactor(logging.Filter):
         return True
 
 
+_MAX_STATS = 8  # file-system checks per path in one log line (slow media: keep it cheap)
+
+
 def _study_path(m: re.Match[str]) -> str:
     full, below = m.group(0), m.group("below")
     rest = ""
@@ -145,7 +148,7 @@ def _study_path(m: re.Match[str]) -> str:
         head = len(full) - len(below)
         last = below.rfind("/") + head + 1  # where the last part starts
         cuts = [i for i, c in enumerate(full) if c in " \t" and i > last]
-        for cut in reversed(cuts):
+        for cut in cuts[::-1][:_MAX_STATS]:  # bounded: a log line never costs many stats
             if os.path.lexists(full[:cut]):
                 break
         else:

@@ -159,7 +159,10 @@ def test_about_credits_every_bundled_model_and_the_sample(qtbot, window):
     from viewer.paths import models_dir
 
     window.show_about()
-    text = window._about.findChild(QTextBrowser).toPlainText()
+    browser = window._about.findChild(QTextBrowser)
+    assert "Looking for models" in browser.toPlainText()  # opens at once, models follow
+    qtbot.waitUntil(lambda: "Looking for models" not in browser.toPlainText(), timeout=20000)
+    text = browser.toPlainText()
     assert "Research use — not a diagnosis." in text
     assert "FNNDSC" in text and "Apache-2.0" in text
     for mf in sorted(models_dir().glob("*/manifest.json")):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -9,6 +10,8 @@ from dataclasses import dataclass, field
 from viewer.dicom import volumes
 from viewer.dicom.header import InstanceHeader
 from viewer.dicom.stacks import Stack, build_stacks
+
+log = logging.getLogger(__name__)
 
 
 def patients_warning(n_patients: int) -> str:
@@ -230,6 +233,8 @@ def build_catalog(
         try:
             series.stacks = build_stacks(images)
         except Exception as exc:  # one series' bad values never hide the rest of the study
+            # A bug, not bad input: its traceback goes to the log (paths redacted there).
+            log.exception("series of %s cannot be arranged", images[0].path if images else "?")
             series.stacks = []
             skipped.extend(
                 SkippedFile(h.path, f"series cannot be arranged ({type(exc).__name__}); "

@@ -45,7 +45,15 @@ from viewer.gui.series_browser import SeriesBrowser
 from viewer.gui.slice_view import ACQUIRED, SliceView
 from viewer.gui.tag_browser import TagBrowser, caption_for
 from viewer.gui.volume_nav import VolumeNavigator
-from viewer.gui.workers import AnalyzeJob, LoadJob, ScanJob, SegLoadJob, ThumbnailJob, stop_all
+from viewer.gui.workers import (
+    AnalyzeJob,
+    CallJob,
+    LoadJob,
+    ScanJob,
+    SegLoadJob,
+    ThumbnailJob,
+    stop_all,
+)
 from viewer.logs import remember_catalog, remember_root
 from viewer.paths import sample_study_dir
 
@@ -564,7 +572,7 @@ class MainWindow(QMainWindow):
             self.toggle_cine(False)
             return
         nxt = (v.index + 1) % v.n_slices
-        if v.plane == ACQUIRED and not v.pixels.is_loaded(nxt):
+        if v.plane == ACQUIRED and not v.pixels.is_loaded(nxt) and nxt not in v.pixels.failed:
             return  # wait for the decoder rather than flash "loading"
         v.set_index(nxt)
 
@@ -887,6 +895,7 @@ class MainWindow(QMainWindow):
         self._request_load = self._request * 1000 + self.series_list.currentRow()
         job = LoadJob(self._request_load, px, px.stack.n_frames // 2)
         job.slice_loaded.connect(self._on_slice_loaded)
+        job.slices_failed.connect(self._on_slices_failed)
         job.failed.connect(self._on_background_failed)
         self._load = job
         job.start()
@@ -931,6 +940,11 @@ class MainWindow(QMainWindow):
             return  # a stale result from a series the user has left
         for v in self.visible_views():
             v.on_slice_loaded(k)
+
+    def _on_slices_failed(self, request: int, ks: list) -> None:
+        # Undecodable slices show as marked placeholders (and gaps in a reformat).
+        for k in ks:
+            self._on_slice_loaded(request, k)
 
     def _sync_slider(self, k: int) -> None:
         if self.slider.maximum() != self.view.n_slices - 1:
@@ -994,7 +1008,14 @@ class MainWindow(QMainWindow):
         dlg.setWindowTitle("About radviewer")
         text = QTextBrowser()
         text.setOpenExternalLinks(True)
-        text.setHtml(about_html())
+        # Model folders may sit on slow or hung mounts: found off the GUI thread.
+        text.setHtml(about_html(loading=True))
+        from viewer.about import model_credits
+
+        job = CallJob(0, model_credits)
+        job.finished.connect(self._on_about_credits)
+        job.start()
+        self._about_text = text
         buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Close)
         buttons.rejected.connect(dlg.reject)
         lay = QVBoxLayout(dlg)
@@ -1003,6 +1024,13 @@ class MainWindow(QMainWindow):
         dlg.resize(640, 520)
         self._about = dlg  # kept for tests
         dlg.open()
+
+    def _on_about_credits(self, _request: int, credits) -> None:
+        from viewer.about import about_html
+
+        about = getattr(self, "_about", None)
+        if about is not None and about.isVisible():
+            self._about_text.setHtml(about_html(credits))
 
     def show_preferences(self) -> None:
         """File ▸ Preferences: the stored defaults; OK stores them and applies them at once."""
