@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from viewer.dicom import diffusion, geometry, sizes, tagparse
+from viewer.dicom import diffusion, enhanced, geometry, mosaic, sizes, tagparse
 from viewer.errors import DicomReadError
 
 # SOP classes that are DICOM objects but not images to show as a stack.
@@ -133,6 +133,14 @@ class InstanceHeader:
     encapsulated_offset: int | None = None
     referenced_series_uids: tuple[str, ...] = field(default=())
     geometry_warnings: tuple[str, ...] = ()
+    # Enhanced multi-frame (viewer.dicom.enhanced): each frame's functional-group values, the
+    # Dimension Index Pointers (tags), and, on a per-frame header, the key of its frame group.
+    frame_values: tuple[enhanced.FrameValues, ...] = ()
+    dimension_pointers: tuple[int, ...] = ()
+    frame_group: tuple = ()
+    # Siemens mosaic (see viewer.dicom.mosaic): (slices, tile rows, tile columns); rows,
+    # columns, frames and frame positions then describe the unpacked slices, not the file.
+    mosaic: tuple[int, int, int] | None = None
 
     @property
     def kind(self) -> str:
@@ -318,6 +326,8 @@ def _from_values(path: str, ts: str, media_sop: str | None, v: dict, **extra) ->
         geometry_warnings=tuple(warnings),
     )
     kw.update(extra)
+    if kw["number_of_frames"] == 1 and kw.get("has_pixel_data"):
+        kw.update(mosaic.layout(v, kw) or {})  # a Siemens mosaic: N slices of the tile size
     return InstanceHeader(**kw)  # type: ignore[arg-type]
 
 
@@ -350,7 +360,18 @@ def read_header(path: str) -> InstanceHeader:
     except tagparse.NeedsFullParser:
         return _read_with_pydicom(path)
     except ValueError as exc:
-        raise DicomReadError(f"{path}: damaged DICOM file ({exc})") from None
+        if "truncated" in str(exc) or "past the end" in str(exc):
+            raise DicomReadError(f"{path}: damaged DICOM file ({exc})") from None
+        # Something the fast parser does not model (a sequence it cannot skip): pydicom, the
+        # reference, may still read the file. Only a read that reaches the pixel data counts
+        # (on garbage bytes pydicom guesses on and loses it); else the first reason is clearer.
+        try:
+            h = _read_with_pydicom(path)
+        except DicomReadError:
+            h = None
+        if h is None or not h.has_pixel_data:
+            raise DicomReadError(f"{path}: damaged DICOM file ({exc})") from None
+        return h
     except OSError as exc:
         raise DicomReadError(f"{path}: cannot read file ({exc.strerror})") from None
     v = parsed.values
@@ -459,6 +480,8 @@ def _header_from_dataset(path: str, ds) -> InstanceHeader:
         extra["geometry_warnings"] = tuple(warnings)
         if spacing is not None:
             extra["pixel_spacing"] = spacing
+        extra["frame_values"] = enhanced.read_frame_values(ds, frames)
+        extra["dimension_pointers"] = enhanced.dimension_pointers(ds)
         slope, intercept = _functional_group_rescale(shared, per_frame)
         if slope is not None:
             extra["rescale_slope"], extra["rescale_intercept"] = slope, intercept

@@ -53,6 +53,7 @@ def _native_fast(h: InstanceHeader) -> bool:
         and h.samples_per_pixel == 1
         and h.photometric in ("MONOCHROME1", "MONOCHROME2")
         and h.bits_allocated in (8, 16, 32)
+        and h.mosaic is None  # frames of a mosaic are tiles, not consecutive bytes
     )
 
 
@@ -83,6 +84,42 @@ def read_native_into(h: InstanceHeader, frame: int, out: np.ndarray) -> None:
     _fix_sign(out, h)
 
 
+def _packed12(h: InstanceHeader) -> bool:
+    return (h.bits_allocated == 12 and h.is_native and h.samples_per_pixel == 1
+            and h.pixel_offset is not None and h.transfer_syntax != codecs.EXPLICIT_VR_BE)
+
+
+def read_packed12(h: InstanceHeader, frame: int) -> np.ndarray:
+    """Frame ``frame`` of Bits Allocated 12 pixel data (ACR-NEMA packing, as GDCM and DCMTK
+    read it): two pixels in three bytes, p0 = b0 | (b1 & 0x0F) << 8, p1 = b1 >> 4 | b2 << 4.
+    Returns ``(rows, columns)`` uint16 (int16 when signed)."""
+    n = h.rows * h.columns
+    start_bit = frame * n * 12
+    first = start_bit // 8
+    count = (n + 1) // 2 * 3
+    try:
+        with open(h.path, "rb") as f:
+            f.seek(h.pixel_offset + first)
+            raw = f.read(count + 2)
+    except OSError as exc:
+        raise DicomReadError(f"{h.path}: cannot read pixel data ({exc.strerror})") from None
+    if start_bit % 8:  # an odd pixel count: this frame starts mid-byte; realign by a nibble
+        b = np.frombuffer(raw, np.uint8).astype(np.uint16)
+        raw = (((b[:-1] >> 4) | (b[1:] << 4)) & 0xFF).astype(np.uint8).tobytes()
+    if len(raw) < (n * 3 + 1) // 2:
+        raise DicomReadError(f"{h.path}: pixel data truncated (frame {frame + 1})")
+    b = np.frombuffer(raw[:count].ljust(count, b"\0"), np.uint8).reshape(-1, 3)
+    b = b.astype(np.uint16)
+    out = np.empty(b.shape[0] * 2, np.uint16)
+    out[0::2] = b[:, 0] | ((b[:, 1] & 0x0F) << 8)
+    out[1::2] = (b[:, 1] >> 4) | (b[:, 2] << 4)
+    out = out[:n].reshape(h.rows, h.columns)
+    bits = min(max(h.bits_stored, 1), 12)
+    if h.pixel_representation == 1:  # sign-extend from Bits Stored
+        return (out.astype(np.int16) << (16 - bits)) >> (16 - bits)
+    return out & ((1 << bits) - 1)
+
+
 def _short(exc: Exception) -> str:
     """Last line of a decoder's message (pydicom nests every plugin's error)."""
     lines = [ln.strip() for ln in str(exc).splitlines() if ln.strip()]
@@ -92,10 +129,39 @@ def _short(exc: Exception) -> str:
 def _read_dataset_pixels(h: InstanceHeader, frame: int) -> np.ndarray:
     """Decode through a full dataset read: deflate, big endian, files without file meta."""
     ds = lazy.pydicom().dcmread(h.path, force=True)
-    if "TransferSyntaxUID" not in ds.file_meta:
-        ds.file_meta.TransferSyntaxUID = h.transfer_syntax
+    for tag in [t for t in ds.keys() if t.group == 0x0002]:
+        del ds[tag]
+    # pydicom lets a stray (0002,0010) inside the data set replace File Meta's; the header
+    # reader kept the real File Meta one (or the default for files without File Meta).
+    ds.file_meta.TransferSyntaxUID = h.transfer_syntax
     arr = ds.pixel_array
     return arr[frame] if h.number_of_frames > 1 else arr
+
+
+def _decode_with_gdcm_reader(h: InstanceHeader, frame: int) -> np.ndarray | None:
+    """Frame ``frame`` (monochrome) through ``gdcm.ImageReader`` on the whole file, or None
+    when GDCM is not installed. Raises ValueError when GDCM cannot read it either."""
+    try:
+        import gdcm
+    except ImportError:
+        return None
+    reader = gdcm.ImageReader()
+    reader.SetFileName(h.path)
+    if not reader.Read():
+        raise ValueError("GDCM cannot read the file")
+    img = reader.GetImage()
+    scalar = img.GetPixelFormat().GetScalarTypeAsString()
+    dtype = {"UINT8": "u1", "INT8": "i1", "UINT16": "<u2", "INT16": "<i2",
+             "UINT32": "<u4", "INT32": "<i4"}.get(scalar)
+    if dtype is None:
+        raise ValueError(f"GDCM gives {scalar} pixels")
+    # The buffer arrives as str; surrogateescape gives back its bytes (as pydicom did).
+    buf = img.GetBuffer().encode("utf-8", "surrogateescape")
+    n = h.rows * h.columns
+    data = np.frombuffer(buf, dtype=dtype)
+    if data.size < (frame + 1) * n:
+        raise ValueError("GDCM decoded fewer frames than the header says")
+    return data[frame * n:(frame + 1) * n].reshape(h.rows, h.columns).copy()
 
 
 def _decode_with_pydicom(h: InstanceHeader, frame: int) -> np.ndarray:
@@ -143,6 +209,16 @@ def _decode_with_pydicom(h: InstanceHeader, frame: int) -> np.ndarray:
                 raise
             except BaseException as exc:  # noqa: B036 - report below with the plugins' errors
                 errors.append(f"dataset read: {_short(exc)}")
+        if arr is None and h.samples_per_pixel == 1:
+            # Some real 12-bit JPEG Extended streams (a marker where libjpeg does not expect
+            # one) fail in pylibjpeg and in pydicom's GDCM plugin, yet GDCM's own reader,
+            # like DCMTK, decodes them.
+            try:
+                arr = _decode_with_gdcm_reader(h, frame)
+            except (KeyboardInterrupt, SystemExit):
+                raise
+            except BaseException as exc:  # noqa: B036 - report below with the others
+                errors.append(f"gdcm reader: {_short(exc)}")
     if arr is None:
         raise DicomReadError(
             f"{h.path}: cannot decode {codecs.syntax_name(ts)} pixel data "
@@ -181,6 +257,12 @@ def decode_frame(h: InstanceHeader, frame: int = 0) -> np.ndarray:
     DicomReadError
         The pixel data is damaged or truncated, or its codestream differs from the header.
     """
+    if h.mosaic is not None:  # a Siemens mosaic: cut the slice from the stored image
+        from viewer.dicom import mosaic
+
+        return mosaic.tile(h, frame, decode_frame)
+    if _packed12(h):
+        return read_packed12(h, frame)
     if _native_fast(h):
         out = np.empty(frame_shape(h), dtype=stored_dtype(h))
         read_native_into(h, frame, out)
@@ -527,7 +609,12 @@ class StackPixels:
                 if cancel is not None and cancel.is_set():
                     return
                 ref = frames[k]
-                read_native_into(ref.header, ref.frame, vol[k])
+                try:
+                    read_native_into(ref.header, ref.frame, vol[k])
+                except DicomReadError as exc:  # a cut-short frame costs that slice only
+                    self.failed[k] = exc
+                    vol[k] = 0  # a marked gap for MPR, not stale memory
+                    continue
                 mark(k)
 
         if nthreads == 1:
@@ -551,6 +638,7 @@ class StackPixels:
                 raise result  # the same for every slice: say it once, now
             if isinstance(result, DicomReadError):
                 self.failed[k] = result
+                vol[k] = 0  # a marked gap for MPR, not stale memory
                 continue
             vol[k] = result
             mark(k)

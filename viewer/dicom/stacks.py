@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from viewer.dicom import geometry
+from viewer.dicom import enhanced, geometry
 from viewer.dicom.header import InstanceHeader
 
 _TILT_MIN_DEG = 0.5
@@ -97,10 +97,12 @@ def expand_frames(header: InstanceHeader) -> list[FrameRef]:
     """One :class:`FrameRef` per frame of a file."""
     n = max(1, header.number_of_frames)
     out = []
+    # Enhanced multi-frame: each frame's own rescale, window, frame type (viewer.dicom.enhanced).
+    per_frame = enhanced.frame_headers(header)
     for i in range(n):
         pos = header.frame_positions[i] if i < len(header.frame_positions) else None
         ori = header.frame_orientations[i] if i < len(header.frame_orientations) else None
-        out.append(FrameRef(header, i, pos, ori or header.orientation))
+        out.append(FrameRef(per_frame[i], i, pos, ori or header.orientation))
     return out
 
 
@@ -113,7 +115,7 @@ def _group_key(f: FrameRef) -> tuple:
     echo = h.echo_number if h.echo_number is not None else h.echo_time
     ori = geometry.orientation_key(f.orientation) if _has_geometry(f) else None
     return (ori, h.rows, h.columns, h.samples_per_pixel, echo, h.temporal_position,
-            pixel_format(h))
+            pixel_format(h), h.frame_group)
 
 
 def pixel_format(h: InstanceHeader) -> tuple[int, int, str]:
@@ -304,6 +306,9 @@ def _label_split(stacks: list[Stack], keys: list[tuple[tuple, str]]) -> None:
             parts.append(f"{h.columns}x{h.rows}")
         if len({k[6] for k, _ in keys}) > 1:
             parts.append(f"{h.photometric} {h.bits_stored}-bit")
+        if len({k[7] for k, _ in keys}) > 1:
+            # What tells enhanced frame groups apart: frame type, Stack ID, ...
+            parts.append(enhanced.group_text(h, {k[7] for k, _ in keys}))
         if len(echoes) > 1:
             if h.echo_number is not None:
                 parts.append(f"echo {h.echo_number}")

@@ -104,6 +104,9 @@ PRIVATE_WANTED: dict[int, tuple[str, str]] = {
     0x200510B0: ("PhilipsDiffusionDirectionRL", "FL"),
     0x200510B1: ("PhilipsDiffusionDirectionAP", "FL"),
     0x200510B2: ("PhilipsDiffusionDirectionFH", "FL"),
+    # Siemens mosaics (see viewer.dicom.mosaic): slice count and the CSA Image Header (raw).
+    0x0019100A: ("SiemensNumberOfImagesInMosaic", "US"),
+    0x00291010: ("SiemensCSAImageHeader", "OB"),
 }
 WANTED.update(PRIVATE_WANTED)
 
@@ -166,6 +169,8 @@ def _decode_text(raw: bytes, charset: str) -> str:
 
 
 def _decode_value(raw: bytes, vr: str, charset: str) -> object:
+    if vr == "OB":  # binary blocks (Siemens CSA header), parsed by their own reader
+        return bytes(raw)
     if vr == "US":
         count = len(raw) // 2
         vals = struct.unpack(f"<{count}H", raw[: 2 * count])
@@ -245,12 +250,13 @@ def parse_header(buf: bytes, file_size: int) -> ParsedHeader:
     pos, implicit_no_meta = _find_dataset_start(buf)
     # File meta group (0002): always explicit VR little endian.
     meta: dict[str, str] = {}
+    meta_end: int | None = None  # from the group length (0002,0000), when the file has one
     while True:
         if pos + 8 > len(buf):
             raise NeedMoreBytes
         group, elem = _TAG.unpack_from(buf, pos)
-        if group != 0x0002:
-            break
+        if group != 0x0002 or (meta_end is not None and pos >= meta_end):
+            break  # a stray group-0002 element inside the data set is not File Meta
         vr = buf[pos + 4 : pos + 6]
         if vr in _LONG_VRS:
             length = _U32.unpack_from(buf, pos + 8)[0]
@@ -260,10 +266,14 @@ def parse_header(buf: bytes, file_size: int) -> ParsedHeader:
             start = pos + 8
         if start + length > len(buf):
             raise NeedMoreBytes
-        if elem == 0x0010:
-            meta["ts"] = buf[start : start + length].decode("ascii", "replace").strip("\x00 ")
+        if elem == 0x0000 and length == 4:
+            meta_end = start + 4 + _U32.unpack_from(buf, start)[0]
+        elif elem == 0x0010:  # the first one wins (File Meta before any stray copy)
+            meta.setdefault(
+                "ts", buf[start : start + length].decode("ascii", "replace").strip("\x00 "))
         elif elem == 0x0002:
-            meta["sop"] = buf[start : start + length].decode("ascii", "replace").strip("\x00 ")
+            meta.setdefault(
+                "sop", buf[start : start + length].decode("ascii", "replace").strip("\x00 "))
         pos = start + length
     default_ts = EXPLICIT_VR_LE if implicit_no_meta is False else IMPLICIT_VR_LE
     ts = meta.get("ts", default_ts)

@@ -69,6 +69,8 @@ def _same_geometry(a: Stack, b: Stack) -> bool:
         return False
     if geometry.orientation_key(a.orientation) != geometry.orientation_key(b.orientation):
         return False
+    if ha.frame_group != hb.frame_group:  # enhanced: magnitude and field map are no 4-D pair
+        return False
     pa = np.array([f.position for f in a.frames], dtype=float)
     pb = np.array([f.position for f in b.frames], dtype=float)
     return bool(np.allclose(pa, pb, atol=_POSITION_TOL_MM, rtol=0))
