@@ -47,25 +47,28 @@ def test_ct_scroll_with_wheel_and_keys(qtbot, window, shared_data):
     view = window.view
     stack = view.pixels.stack
     assert (view.index, view.n_slices) == (137, 275)
+    # Instance Number falls along the stack (image 1 is the top slice): the shown order is
+    # acquisition order, so scrolling on runs down the stack (tests/gui/test_scroll_direction).
+    assert view.display_reversed
     wheel(view, 3)
-    assert view.index == 140
+    assert view.index == 134
     wheel(view, -5)
-    assert view.index == 135
+    assert view.index == 139
     window.activateWindow()
     view.setFocus()
     qtbot.keyClick(view, Qt.Key.Key_Down)
     qtbot.keyClick(view, Qt.Key.Key_PageDown)
-    assert view.index == 146
+    assert view.index == 128
     qtbot.keyClick(view, Qt.Key.Key_End)
-    assert view.index == 274
-    qtbot.keyClick(view, Qt.Key.Key_Home)
     assert view.index == 0
+    qtbot.keyClick(view, Qt.Key.Key_Home)
+    assert view.index == 274
     view.set_index(200)
-    assert window.slider.value() == 200
+    assert window.slider.value() == 74
     qtbot.waitUntil(lambda: view._shown is not None)
     assert view.position_mm() == pytest.approx(float(stack.slice_positions[200]))
     assert stack.frames[200].position[2] == pytest.approx(-479.800049)
-    assert "image 201 / 275" in view._corner["tr"].text()
+    assert "image 75 / 275" in view._corner["tr"].text()
     assert "pos -479.8 mm" in view._corner["tr"].text()
 
 

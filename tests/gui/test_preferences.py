@@ -22,7 +22,7 @@ pg.setConfigOptions(imageAxisOrder="row-major")
 # Every field away from its default.
 CHANGED = Preferences(ct_window="lung", other_window="auto", overlay_opacity=80,
                       overlay_outline=True, model_folder="/data/models", ai_threads=1,
-                      include_patient_details=True)
+                      include_patient_details=True, scroll_direction="reversed")
 
 
 def open_dialog(qtbot, window) -> PreferencesDialog:
@@ -201,8 +201,8 @@ def test_menu_shortcut_and_keyboard_access(qtbot, window):
     dlg = window._preferences_dialog
     qtbot.waitExposed(dlg)
     # Every field has a label with a mnemonic that moves the focus to it.
-    fields = {dlg.ct_window, dlg.other_window, dlg.opacity, dlg.outline, dlg.model_folder,
-              dlg.threads}
+    fields = {dlg.ct_window, dlg.other_window, dlg.scroll_direction, dlg.opacity, dlg.outline,
+              dlg.model_folder, dlg.threads}
     buddies = {lab.buddy() for lab in dlg.findChildren(QLabel) if "&" in lab.text()}
     assert fields <= buddies
     mnemonics = [t.split("&")[1][0].lower() for t in
@@ -211,12 +211,13 @@ def test_menu_shortcut_and_keyboard_access(qtbot, window):
     assert len(mnemonics) == len(set(mnemonics)), mnemonics
     # Tab goes through the sections top to bottom, then to the buttons.
     chain, w = [], dlg.ct_window
-    while len(chain) < 9:
+    while len(chain) < 10:
         if w.focusPolicy() & Qt.FocusPolicy.TabFocus and not isinstance(w.parent(), QSpinBox):
             chain.append(w)
         w = w.nextInFocusChain()
-    assert chain[:8] == [dlg.ct_window, dlg.other_window, dlg.opacity, dlg.outline,
-                         dlg.model_folder, dlg.browse, dlg.threads, dlg.include_patient]
-    assert chain[8].parent() is dlg.buttons
+    assert chain[:9] == [dlg.ct_window, dlg.other_window, dlg.scroll_direction, dlg.opacity,
+                         dlg.outline, dlg.model_folder, dlg.browse, dlg.threads,
+                         dlg.include_patient]
+    assert chain[9].parent() is dlg.buttons
     qtbot.keyClick(dlg, Qt.Key.Key_Escape)
     assert not dlg.isVisible()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -83,6 +84,7 @@ class Catalog:
     patients: list[Patient] = field(default_factory=list)
     skipped: list[SkippedFile] = field(default_factory=list)
     cancelled: bool = False
+    indexes: list[str] = field(default_factory=list)  # DICOMDIRs read for the files they list
 
     @property
     def multiple_patients_warning(self) -> str:
@@ -187,15 +189,21 @@ def build_catalog(
     within a patient, series by :func:`_series_key`. Duplicate SOP Instance UIDs (the same
     image copied twice in a folder) are kept once.
     """
-    seen: set[str] = set()
+    seen: dict[str, str] = {}  # SOP Instance UID -> path of the file kept
     by_series: dict[SeriesKey, list[InstanceHeader]] = defaultdict(list)
     skipped = list(skipped)
-    for h in headers:
+    # In path order (headers arrive in scan-completion order): of two copies of an instance,
+    # the lexicographically first path is kept, the same every time.
+    for h in sorted(headers, key=lambda h: h.path):
         if h.sop_instance_uid:
-            if h.sop_instance_uid in seen:
-                skipped.append(SkippedFile(h.path, "duplicate of an instance already loaded"))
+            kept = seen.get(h.sop_instance_uid)
+            if kept is not None:
+                base = root if os.path.isdir(root) else os.path.dirname(root)
+                shown = os.path.relpath(kept, base) if base else kept
+                skipped.append(SkippedFile(h.path, f"duplicate of {shown} (same SOP Instance "
+                                           "UID; that one is shown)"))
                 continue
-            seen.add(h.sop_instance_uid)
+            seen[h.sop_instance_uid] = h.path
         by_series[_series_key(h)].append(h)
     unique = _unique_keys(by_series)
 

@@ -37,6 +37,13 @@ class ScanUpdate:
     total: int
     header: InstanceHeader | None = None
     skipped: SkippedFile | None = None
+    index: str | None = None  # a DICOMDIR read as the index of the files it lists
+
+
+@dataclass(frozen=True, slots=True)
+class _Index(SkippedFile):
+    """A DICOMDIR that :func:`find_files` read for the files it lists: accounted for as the
+    catalog's index (:attr:`Catalog.indexes`), not as a skipped file."""
 
 
 def _dicomdir_files(path: str) -> list[str]:
@@ -62,6 +69,21 @@ def _dicomdir_files(path: str) -> list[str]:
         if resolved:
             out.append(resolved)
     return out
+
+
+def _from_dicomdir(path: str) -> tuple[list[str], list[SkippedFile]]:
+    """The files a DICOMDIR given as the path indexes (those inside its folder), each once,
+    and the DICOMDIR itself accounted for. One that lists nothing usable (damaged, empty)
+    opens its folder instead."""
+    folder = os.path.dirname(os.path.abspath(path))
+    real = os.path.realpath(folder)
+    refs: dict[str, str] = {}
+    for p in _dicomdir_files(path):
+        if _inside(p, real) and os.path.isfile(p):
+            refs.setdefault(os.path.normcase(os.path.realpath(p)), p)
+    if not refs:
+        return find_files(folder)
+    return list(refs.values()), [_Index(path, "DICOMDIR index")]
 
 
 def _resolve_case_insensitive(root: str, parts: list[str]) -> str | None:
@@ -143,6 +165,8 @@ def find_files(root: str) -> tuple[list[str], list[SkippedFile]]:
     except OSError as exc:
         return [], [SkippedFile(root, _unreadable_reason(exc, os.path.islink(root)))]
     if stat.S_ISREG(st.st_mode):
+        if os.path.basename(root).upper() == "DICOMDIR":
+            return _from_dicomdir(root)  # what it indexes, as a folder's DICOMDIR
         return [root], []
     if not stat.S_ISDIR(st.st_mode):
         return [], [SkippedFile(root, _special_reason(st.st_mode))]
@@ -208,6 +232,7 @@ def find_files(root: str) -> tuple[list[str], list[SkippedFile]]:
         rest = [p for p in files if os.path.normcase(p) not in ref_set]
         extra = [p for p in referenced if os.path.normcase(p) not in seen]
         files = [p for p in referenced if os.path.normcase(p) in seen] + extra + rest
+        skipped.append(_Index(dicomdir, "DICOMDIR index"))
     return files, skipped
 
 
@@ -255,7 +280,10 @@ def iter_scan(
     done = 0
     for s in skipped:
         done += 1
-        yield ScanUpdate(done, total, skipped=s)
+        if isinstance(s, _Index):
+            yield ScanUpdate(done, total, index=s.path)
+        else:
+            yield ScanUpdate(done, total, skipped=s)
     if not files:
         return
     workers = workers or min(8, (os.cpu_count() or 2) * 2)
@@ -299,12 +327,17 @@ def scan_folder(
     """
     headers: list[InstanceHeader] = []
     skipped: list[SkippedFile] = []
+    indexes: list[str] = []
     for upd in iter_scan(root, cancel=cancel, workers=workers):
         if upd.header is not None:
             headers.append(upd.header)
         elif upd.skipped is not None:
             skipped.append(upd.skipped)
+        elif upd.index is not None:
+            indexes.append(upd.index)
         if progress is not None:
             progress(upd.done, upd.total)
     cancelled = bool(cancel is not None and cancel.is_set())
-    return build_catalog(headers, skipped, root=os.fspath(root), cancelled=cancelled)
+    catalog = build_catalog(headers, skipped, root=os.fspath(root), cancelled=cancelled)
+    catalog.indexes = indexes
+    return catalog

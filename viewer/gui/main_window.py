@@ -146,7 +146,7 @@ class MainWindow(QMainWindow):
         sb.addPermanentWidget(self.progress)
         sb.addPermanentWidget(self.cancel_button)
 
-        self.slider.valueChanged.connect(lambda k: self.view.set_index(k))
+        self.slider.valueChanged.connect(lambda pos: self.view.set_position(pos))
         for v in self.views:
             self._wire_view(v)
 
@@ -413,8 +413,8 @@ class MainWindow(QMainWindow):
                                  ("Forward 10 slices", 10, "PgDown"),
                                  ("Back 10 slices", -10, "PgUp")):
             self._action(v, text, lambda _=False, d=delta: self.view.step(d), key)
-        self._action(v, "First slice", lambda: self.view.set_index(0), "Home")
-        self._action(v, "Last slice", lambda: self.view.set_index(10**9), "End")
+        self._action(v, "First slice", lambda: self.view.set_position(0), "Home")
+        self._action(v, "Last slice", lambda: self.view.set_position(10**9), "End")
         self.play_action = self._action(v, "Play / pause cine", self.toggle_cine, "Space",
                                         checkable=True)
         self._action(v, "Cine faster", lambda: self.fps.stepBy(2), "]")
@@ -571,7 +571,7 @@ class MainWindow(QMainWindow):
         if v.pixels is None or v.n_slices < 2:
             self.toggle_cine(False)
             return
-        nxt = (v.index + 1) % v.n_slices
+        nxt = v.display_position((v.display_position() + 1) % v.n_slices)  # shown order
         if v.plane == ACQUIRED and not v.pixels.is_loaded(nxt) and nxt not in v.pixels.failed:
             return  # wait for the decoder rather than flash "loading"
         v.set_index(nxt)
@@ -950,7 +950,7 @@ class MainWindow(QMainWindow):
         if self.slider.maximum() != self.view.n_slices - 1:
             self.slider.setRange(0, max(0, self.view.n_slices - 1))
         self.slider.blockSignals(True)
-        self.slider.setValue(k)
+        self.slider.setValue(self.view.display_position(k))  # image 1 where the scanner put it
         self.slider.blockSignals(False)
 
     # ------------------------------------------------------------------ misc
@@ -1055,6 +1055,9 @@ class MainWindow(QMainWindow):
         for v in self.views:
             v.default_window_ct = prefs.ct_window
             v.default_window_other = prefs.other_window
+            v.set_scroll_direction(prefs.scroll_direction)
+        if self.view.pixels is not None:
+            self._sync_slider(self.view.index)
         self.result_panel.opacity.setValue(prefs.overlay_opacity)
         self.result_panel.outline.setChecked(prefs.overlay_outline)
 

@@ -1,5 +1,6 @@
-"""File ▸ Preferences: the user's defaults (window per modality, AI overlay style, model folder,
-AI threads, patient details in exports), stored in the QSettings the window was given.
+"""File ▸ Preferences: the user's defaults (window per modality, scroll direction, AI overlay
+style, model folder, AI threads, patient details in exports), stored in the QSettings the
+window was given.
 
 :class:`Preferences` is the one place that names each preference's QSettings key, type and
 default; :class:`PreferencesDialog` edits a copy and hands it back on OK.
@@ -35,6 +36,7 @@ KEY_MODEL_FOLDER = "ai/model_folder"  # also written by AI ▸ Model folder…
 HEADER, AUTO = "header", "auto"  # window choices besides the CT presets (SliceView.apply_preset)
 CT_WINDOW_CHOICES = (HEADER, AUTO, *CT_PRESETS)
 OTHER_WINDOW_CHOICES = (HEADER, AUTO)
+SCROLL_CHOICES = ("acquired", "reversed")  # SliceView.scroll_direction
 
 
 def max_threads() -> int:
@@ -48,7 +50,8 @@ class Preferences:
     ``ct_window`` / ``other_window``: the window a series opens with, ``"header"`` (its first
     stored window, else automatic), ``"auto"`` (percentiles) or, for CT, a ``CT_PRESETS`` name.
     ``overlay_opacity``: AI label opacity in percent (0..100). ``ai_threads``: onnxruntime
-    intra-op threads on the CPU, 0 for one per core.
+    intra-op threads on the CPU, 0 for one per core. ``scroll_direction``: ``"acquired"``
+    (image 1 first, where the scanner put it) or ``"reversed"``.
     """
 
     ct_window: str = HEADER
@@ -58,6 +61,7 @@ class Preferences:
     model_folder: str = ""
     ai_threads: int = 0
     include_patient_details: bool = False
+    scroll_direction: str = "acquired"
 
     @classmethod
     def load(cls, settings: QSettings) -> Preferences:
@@ -85,6 +89,7 @@ KEYS: dict[str, str] = {
     "model_folder": KEY_MODEL_FOLDER,
     "ai_threads": "ai/threads",
     "include_patient_details": KEY_PATIENT,  # the export dialogs' own choice, remembered
+    "scroll_direction": "display/scroll_direction",
 }
 
 
@@ -114,6 +119,8 @@ def _valid(name: str, value) -> bool:
         return 0 <= value <= 100
     if name == "ai_threads":
         return 0 <= value <= max_threads()
+    if name == "scroll_direction":
+        return value in SCROLL_CHOICES
     return True
 
 
@@ -139,12 +146,18 @@ class PreferencesDialog(QDialog):
         self.other_window = QComboBox()
         for choice in OTHER_WINDOW_CHOICES:
             self.other_window.addItem(_window_text(choice), choice)
+        self.scroll_direction = QComboBox()
+        self.scroll_direction.addItem("As acquired (image 1 first)", "acquired")
+        self.scroll_direction.addItem("Reversed", "reversed")
+        self.scroll_direction.setToolTip("Order of the slider, wheel and keys through a "
+                                         "series; the images themselves are not reordered")
         display = QGroupBox("Display")
         form = QFormLayout(display)
         form.addRow("Default window for &CT:", self.ct_window)
         form.addRow("Default window for other &modalities:", self.other_window)
         form.addRow(_note("Used when a series is shown and by View ▸ Reset view; the series "
                           "on screen keeps its window."))
+        form.addRow("Scroll &direction:", self.scroll_direction)
 
         self.opacity = QSpinBox()
         self.opacity.setRange(0, 100)
@@ -201,9 +214,9 @@ class PreferencesDialog(QDialog):
         for box in (display, overlay, models, performance, export):
             lay.addWidget(box)
         lay.addWidget(self.buttons)
-        order = (self.ct_window, self.other_window, self.opacity, self.outline,
-                 self.model_folder, self.browse, self.threads, self.include_patient,
-                 self.buttons)
+        order = (self.ct_window, self.other_window, self.scroll_direction, self.opacity,
+                 self.outline, self.model_folder, self.browse, self.threads,
+                 self.include_patient, self.buttons)
         for a, b in zip(order, order[1:], strict=False):
             QWidget.setTabOrder(a, b)
         self.set_preferences(prefs)
@@ -218,6 +231,8 @@ class PreferencesDialog(QDialog):
         self.model_folder.setText(prefs.model_folder)
         self.threads.setValue(prefs.ai_threads)
         self.include_patient.setChecked(prefs.include_patient_details)
+        self.scroll_direction.setCurrentIndex(
+            self.scroll_direction.findData(prefs.scroll_direction))
 
     def preferences(self) -> Preferences:
         """The values in the fields."""
@@ -229,6 +244,7 @@ class PreferencesDialog(QDialog):
             model_folder=self.model_folder.text().strip(),
             ai_threads=self.threads.value(),
             include_patient_details=self.include_patient.isChecked(),
+            scroll_direction=self.scroll_direction.currentData(),
         )
 
     def _on_browse_clicked(self) -> None:

@@ -9,6 +9,7 @@ change data: the window is ImageItem levels in stored units, invert is a reverse
 from __future__ import annotations
 
 import math
+import os
 
 import numpy as np
 import pyqtgraph as pg
@@ -25,6 +26,7 @@ from viewer.display.orient import ViewTransform
 from viewer.display.window import (
     CT_PRESETS,
     Window,
+    apply_window,
     auto_window,
     default_window,
     header_windows,
@@ -38,6 +40,15 @@ _MEASURE_PEN = pg.mkPen((255, 215, 0), width=2)
 _SELECTED_PEN = pg.mkPen((0, 220, 255), width=2)
 _HOVER_PEN = pg.mkPen((255, 255, 160), width=2)
 _CROSS_PEN = pg.mkPen((80, 200, 120, 200), width=1)
+
+
+def acquired_reversed(stack) -> bool:
+    """Whether acquisition order (Instance Number, then frame) runs against the stack order
+    (ascending along the slice normal): then image 1 is the stack's last slice."""
+    first, last = stack.frames[0], stack.frames[-1]
+    a = (first.header.instance_number or 0, first.frame)
+    b = (last.header.instance_number or 0, last.frame)
+    return a > b
 
 
 class _SliceViewBox(pg.ViewBox):
@@ -128,6 +139,9 @@ class SliceView(QWidget):
 
         self._corner = {k: self._label(k) for k in ("tl", "tr", "bl", "br")}
         self._edge = {k: self._label(k, big=True) for k in ("left", "right", "top", "bottom")}
+        # Why the shown slice is a dark placeholder or the reformat has gaps (undecodable frames).
+        self._notice = self._label("notice", big=True)
+        self._notice.setWordWrap(True)
         self.viewbox.scrolled.connect(self.step)
         self.viewbox.window_dragged.connect(self._on_window_dragged)
         self.viewbox.sigRangeChanged.connect(lambda *_: self._update_text())
@@ -144,6 +158,9 @@ class SliceView(QWidget):
         self.default_window_ct = "header"
         self.default_window_other = "header"
         self.inverted = False
+        # File ▸ Preferences: "acquired" shows image 1 first, as the scanner numbered it (the
+        # slider, wheel and keys run in acquisition order); "reversed" the other way.
+        self.scroll_direction = "acquired"
         self.show_patient_details = True
         self.transform = ViewTransform()
         self.measurements = MeasurementStore()  # the window shares one store between views
@@ -151,6 +168,7 @@ class SliceView(QWidget):
         self.show_crosshair = False
         self._reformat: Reformat | None = None
         self._shown: np.ndarray | None = None
+        self._placeholder = False  # _shown is a dark stand-in for a slice that cannot be shown
         self._needs_fit = False
         self._items: dict[int, tuple[pg.ROI, pg.TextItem, Measurement]] = {}
         self._items_key: tuple | None = None
@@ -195,6 +213,8 @@ class SliceView(QWidget):
         self._edge["bottom"].setGeometry(w // 2 - 30, h - m - 40, 60, 24)
         for lab in self._edge.values():
             lab.raise_()
+        self._notice.setGeometry(m + 20, h // 2 - 60, max(40, w - 2 * m - 40), 120)
+        self._notice.raise_()
         self._update_text()
 
     # ------------------------------------------------------------------ state
@@ -219,6 +239,7 @@ class SliceView(QWidget):
     def clear(self) -> None:
         self.pixels = None
         self._shown = None
+        self._placeholder = False
         self.crosshair = None
         self._clear_items()
         self.image.clear()
@@ -261,11 +282,36 @@ class SliceView(QWidget):
             self.slice_changed.emit(k)
 
     def step(self, delta: int) -> None:
-        self.set_index(self.index + delta)
+        """``delta`` slices on in the shown order (see :attr:`display_reversed`)."""
+        self.set_index(self.index + (-delta if self.display_reversed else delta))
+
+    @property
+    def display_reversed(self) -> bool:
+        """Whether the shown order (slider, wheel, keys, cine, "n/N" in the corner) runs
+        against the stack order: in the acquired plane, by acquisition order and the scroll
+        direction preference. The stack itself (geometry, MPR, AI) is never reordered."""
+        if self.pixels is None or (self.plane != ACQUIRED and self._reformat is not None):
+            return False
+        return acquired_reversed(self.pixels.stack) != (self.scroll_direction == "reversed")
+
+    def display_position(self, k: int | None = None) -> int:
+        """Position (0-based) of stack index ``k`` (default: the shown one) in the shown order."""
+        k = self.index if k is None else k
+        return self.n_slices - 1 - k if self.display_reversed else k
+
+    def set_position(self, pos: int) -> None:
+        """Show the slice at position ``pos`` of the shown order (clamped)."""
+        pos = int(min(max(pos, 0), max(self.n_slices - 1, 0)))
+        self.set_index(self.display_position(pos))  # the mapping is its own inverse
+
+    def set_scroll_direction(self, direction: str) -> None:
+        self.scroll_direction = direction
+        self._update_text()
 
     def set_window(self, window: Window) -> None:
         self.window = window
         self._apply_levels()
+        self._apply_lut()  # a SIGMOID window is a table; another window needs none again
         self._update_text()
         self.window_changed.emit(window.center, window.width)
 
@@ -380,18 +426,38 @@ class SliceView(QWidget):
         return self.transform.to_source(p.x() / cols_mm, p.y() / rows_mm, self.plane_shape())
 
     def current_image(self) -> np.ndarray | None:
-        """Stored values of the shown plane, or None while it is still loading."""
+        """Stored values of the shown plane, or None while it is still loading. A slice that
+        cannot be decoded is all zeros (see :meth:`problem`); so is its row in a reformat."""
         px = self.pixels
         if px is None:
             return None
         if self.plane == ACQUIRED or self._reformat is None:
+            if self.index in px.failed:
+                return np.zeros(px.frame_shape, dtype=px.dtype)
             if not px.is_loaded(self.index):
                 return None
             return px.frame(self.index)
-        if not all(px.is_loaded(k) for k in range(px.stack.n_frames)):
+        if not all(px.is_loaded(k) or k in px.failed for k in range(px.stack.n_frames)):
             return None
         return np.ascontiguousarray(self._reformat.plane(px.frame_volume(), self.plane,
                                                          self.index))
+
+    def problem(self) -> str:
+        """Why the shown plane is (partly) a dark placeholder, or "" when it is not."""
+        px = self.pixels
+        if px is None or not px.failed:
+            return ""
+        from viewer.gui.workers import frame_reason
+
+        if self.plane == ACQUIRED or self._reformat is None:
+            if self.index not in px.failed:
+                return ""
+            ref = px.stack.frames[self.index]
+            return (f"{os.path.basename(ref.header.path)}: frame {ref.frame + 1} cannot be "
+                    f"shown: {frame_reason(px, self.index)}")
+        n = len(px.failed)
+        return (f"{n} slice{'s' if n > 1 else ''} cannot be shown; "
+                f"{'they are' if n > 1 else 'it is'} drawn as black gaps")
 
     def _header(self):
         """The header whose modality transform applies to the shown image: the slice's own
@@ -418,10 +484,12 @@ class SliceView(QWidget):
     def refresh(self) -> None:
         img = self.current_image()
         self._shown = img
+        self._placeholder = bool(self.problem()) and (
+            self.plane == ACQUIRED or self._reformat is None)
         if img is None:
             self.image.clear()
         else:
-            if self.window is None and img.ndim == 2:
+            if self.window is None and img.ndim == 2 and not self._placeholder:
                 self.window = self._initial_window(img)
             shown = img if self.transform.is_identity else np.ascontiguousarray(
                 self.transform.apply(img))
@@ -450,9 +518,18 @@ class SliceView(QWidget):
         real = self._real(img)
         return auto_window(real) if choice == "auto" else default_window(h, real)
 
+    def _sigmoid(self) -> bool:
+        return (self.window is not None and self.window.function == "SIGMOID"
+                and self._shown is not None and self._shown.ndim == 2 and not self._placeholder)
+
     def _apply_levels(self) -> None:
+        if self._placeholder:
+            self.image.setLevels((0, 1))  # zeros: black, whatever the window
+            return
         if self._shown is None or self.window is None or self._shown.ndim == 3:
             return
+        if self._sigmoid():
+            return  # levels and table together: _apply_lut
         h = self._header()
         lo, hi = linear_bounds(self.window)  # the bounds apply_window uses (thumbnail, export)
         if h.modality_lut is None and h.rescale_slope > 0:
@@ -465,7 +542,31 @@ class SliceView(QWidget):
         if self.pixels is None:
             return
         invert = self.inverted != (self.pixels.stack.first.photometric == "MONOCHROME1")
+        if self._placeholder:
+            invert = False  # a placeholder stays dark, also for MONOCHROME1
+        if self._sigmoid():
+            levels, lut = self._sigmoid_table()
+            self.image.setLevels(levels)
+            self.image.setLookupTable(255 - lut if invert else lut)
+            return
         self.image.setLookupTable(_GREY[::-1] if invert else None)
+
+    def _sigmoid_table(self) -> tuple[tuple[float, float], np.ndarray]:
+        """Levels and a uint8 table that draw the shown slice exactly as apply_window does
+        (thumbnails, exports) for a non-linear VOI function: for 8/16-bit stored values one
+        entry per value (the levels make pyqtgraph index the table by value), else 4096
+        steps over the slice's range."""
+        img = self._shown
+        if img.dtype.kind in "iu" and img.dtype.itemsize <= 2:
+            info = np.iinfo(img.dtype)
+            values = np.arange(info.min, info.max + 1, dtype=np.int64).astype(img.dtype)
+            levels = (float(info.min), float(info.max) + 1.0)
+        else:
+            lo, hi = float(np.nanmin(img)), float(np.nanmax(img))
+            hi = hi if hi > lo else lo + 1.0
+            values = np.linspace(lo, hi, 4096).astype(img.dtype)
+            levels = (lo, hi + (hi - lo) / 4095.0)
+        return levels, apply_window(self._real(values), self.window)
 
     def _on_window_dragged(self, dx: float, dy: float) -> None:
         if self.window is None:
@@ -500,9 +601,10 @@ class SliceView(QWidget):
 
     def _update_text(self) -> None:
         if self.pixels is None:
-            for lab in (*self._corner.values(), *self._edge.values()):
+            for lab in (*self._corner.values(), *self._edge.values(), self._notice):
                 lab.setText("")
             return
+        self._notice.setText(self.problem() if self._shown is not None else "")
         st = self.pixels.stack
         h = st.first
         plane = st.plane.lower() if self.plane == ACQUIRED else self.plane
@@ -510,7 +612,7 @@ class SliceView(QWidget):
         label = vs.label if vs is not None else st.label
         title = label if label.startswith(h.modality) else f"{h.modality} {label}"
         text = corner_text(
-            h, title=title, plane=plane, index=self.index, n_slices=self.n_slices,
+            h, title=title, plane=plane, index=self.display_position(), n_slices=self.n_slices,
             position_mm=self.position_mm(), window=self.window, spacing=self._spacing(),
             transform=self.transform, zoom=self.zoom_factor(), loading=self._shown is None,
             include_patient=self.show_patient_details, calibration=self.calibration(),

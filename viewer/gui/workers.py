@@ -23,7 +23,7 @@ from PySide6.QtCore import QCoreApplication, QObject, Qt, Signal
 from viewer.dicom.catalog import build_catalog
 from viewer.dicom.pixels import StackPixels
 from viewer.dicom.scan import iter_scan
-from viewer.errors import OperationCancelled, ViewerError
+from viewer.errors import DicomReadError, MissingCodecError, OperationCancelled, ViewerError
 from viewer.gui import crash
 
 log = logging.getLogger(__name__)
@@ -158,7 +158,7 @@ class ScanJob(Job):
     def run(self) -> None:
         import time
 
-        headers, skipped = [], []
+        headers, skipped, indexes = [], [], []
         last = time.monotonic()
         n_series = 0
         for upd in iter_scan(self.root, cancel=self.cancel_event):
@@ -166,6 +166,8 @@ class ScanJob(Job):
                 headers.append(upd.header)
             elif upd.skipped is not None:
                 skipped.append(upd.skipped)
+            elif upd.index is not None:
+                indexes.append(upd.index)
             self.progress.emit(self.request, upd.done, upd.total)
             now = time.monotonic()
             if now - last >= self.update_every_s:
@@ -176,13 +178,20 @@ class ScanJob(Job):
                                                                          self.root))
                 last = now
         catalog = build_catalog(headers, skipped, self.root, cancelled=self.cancelled)
+        catalog.indexes = indexes
         self.finished.emit(self.request, catalog)
 
 
 class LoadJob(Job):
-    """Decode every slice of a stack; ``slice_loaded(request, k)`` as each arrives."""
+    """Decode every slice of a stack; ``slice_loaded(request, k)`` as each arrives.
+
+    A slice that cannot be decoded does not stop the others: at the end ``slices_failed(request,
+    [k, ...])`` lists them (the views show placeholders), ``failed`` says once which file and
+    frame (and how many more), and ``finished`` follows as for a clean load.
+    """
 
     slice_loaded = Signal(int, int)
+    slices_failed = Signal(int, object)  # request, sorted slice indices
     finished = Signal(int)
 
     def __init__(self, request: int, pixels: StackPixels, first: int,
@@ -193,14 +202,49 @@ class LoadJob(Job):
 
     def run(self) -> None:
         n = self.pixels.stack.n_frames
-        self.pixels.load_volume(
-            progress=lambda d, t: self.progress.emit(self.request, d, t),
-            cancel=self.cancel_event,
-            on_slice=lambda k: self.slice_loaded.emit(self.request, k),
-            first=self.first,
-        )
+        try:
+            self.pixels.load_volume(
+                progress=lambda d, t: self.progress.emit(self.request, d, t),
+                cancel=self.cancel_event,
+                on_slice=lambda k: self.slice_loaded.emit(self.request, k),
+                first=self.first,
+            )
+        except MissingCodecError:
+            raise  # the same for every slice: nothing loaded, said once by the base class
+        except DicomReadError:
+            bad = sorted(self.pixels.failed)
+            if not bad:
+                raise
+            self.slices_failed.emit(self.request, bad)
+            # Said once per stack, not again each time the user comes back to it.
+            if getattr(self.pixels, "reported_failures", None) != bad:
+                self.pixels.reported_failures = bad
+                self.failed.emit(self.request, failed_slices_message(self.pixels, bad))
         self.progress.emit(self.request, n, n)
         self.finished.emit(self.request)
+
+
+def frame_reason(pixels: StackPixels, k: int) -> str:
+    """Why slice ``k`` failed, in one short line without the file's path (said beside it)."""
+    from viewer.dicom.messages import short_decoder_error
+
+    text = str(pixels.failed[k])
+    path = pixels.stack.frames[k].header.path
+    if text.startswith(path + ":"):
+        text = text[len(path) + 1:].strip()
+    return short_decoder_error(text)
+
+
+def failed_slices_message(pixels: StackPixels, bad: list[int]) -> str:
+    """One line for the Problems panel: the first bad slice's file and frame, and the count."""
+    from viewer.dicom.messages import frame_problem
+
+    ref = pixels.stack.frames[bad[0]]
+    line = frame_problem(ref.header.path, ref.frame, frame_reason(pixels, bad[0]))
+    more = len(bad) - 1
+    if more:
+        line += f" ({more} more slice{'s' if more > 1 else ''} of this series cannot be shown)"
+    return line + "; the other slices are shown"
 
 
 class ThumbnailJob(Job):
