@@ -65,3 +65,20 @@ def test_voi_lut_with_non_finite_values():
     with _strict():
         out = apply_voi_lut(values, lut)
     assert out.tolist() == [[0, 0, 255, 0, 255, 255]]
+
+
+def test_all_nan_slice_and_a_centre_that_swallows_its_width(ct_real):
+    """Found by the long fuzz run (seed 2026): Rescale Intercept NaN makes every real value NaN
+    (default_window warned "All-NaN slice"); Window Center 1e308 leaves no width at float
+    precision (apply_window divided by zero). Both draw without a warning or an error."""
+    from viewer.display.window import default_window
+
+    h = read_header(get_testdata_file("MR_small.dcm"))
+    nan = np.full_like(ct_real, np.nan)
+    with _strict():
+        w = default_window(h, nan)
+        assert (apply_window(nan, w) == 0).all()
+    huge = Window(1e308, 400.0, "header")
+    with _strict():
+        out = apply_window(ct_real, huge)
+    assert out.dtype == np.uint8 and out.std() > 10  # the automatic window, not a blank

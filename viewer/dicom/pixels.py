@@ -230,7 +230,12 @@ def _decode_with_pydicom(h: InstanceHeader, frame: int) -> np.ndarray:
         apply_color_lut = lazy.pydicom_pixels().apply_color_lut
 
         ds = pydicom.dcmread(h.path, stop_before_pixels=True)
-        arr = apply_color_lut(arr, ds)
+        try:
+            arr = apply_color_lut(arr, ds)
+        except (ValueError, KeyError, AttributeError, TypeError, IndexError) as exc:
+            raise DicomReadError(
+                f"{h.path}: PALETTE COLOR image without a usable colour palette "
+                f"({messages.short_decoder_error(exc)}); {messages.REEXPORT}") from exc
         if arr.dtype != np.uint8:
             arr = (arr >> 8).astype(np.uint8) if arr.dtype.itemsize == 2 else arr.astype(np.uint8)
     want = stored_dtype(h)

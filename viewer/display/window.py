@@ -87,9 +87,9 @@ def default_window(h: InstanceHeader, real: np.ndarray) -> Window:
     if wins and h.modality == "CT":
         return wins[0]
     if real.size and h.modality != "CT":
-        lo, hi = np.nanmin(real), np.nanmax(real)
-        if lo == hi and np.isfinite(lo):
-            return constant_window(float(lo))
+        finite = real[np.isfinite(real)] if real.dtype.kind == "f" else real
+        if finite.size and finite.min() == finite.max():
+            return constant_window(float(finite.min()))
     if wins:
         tissue = real[real > real.min()]
         top = wins[0].center + wins[0].width / 2
@@ -119,7 +119,9 @@ def apply_window(real: np.ndarray, window: Window) -> np.ndarray:
     is not finite or has no width is replaced by :func:`auto_window` of ``real``.
     """
     c, w = float(window.center), float(window.width)
-    if not (np.isfinite(c) and np.isfinite(w) and w > 0):
+    lo, hi = linear_bounds(window) if np.isfinite(c) and np.isfinite(w) else (0.0, 0.0)
+    if not (np.isfinite(c) and np.isfinite(w) and w > 0 and hi > lo):
+        # Not finite, no width, or a width lost in the centre's magnitude (centre 1e308).
         window = auto_window(real)
         c, w = window.center, window.width
     x = np.asarray(real, dtype=np.float32)
