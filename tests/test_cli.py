@@ -91,7 +91,7 @@ def test_help_lists_every_command_and_the_window():
         assert re.search(rf"^\s+{command}\s+{words}", r.stdout, re.M), r.stdout
     assert "radviewer PATH" in r.stdout and "--sample" in r.stdout
     assert "--exit-after-first-image" in r.stdout
-    assert "exit status: 0 done, 1 failure, 2 bad input, 130 interrupted" in r.stdout
+    assert "exit status: 0 done, 1 failure, 2 bad input, 3 flagged, 130 interrupted" in r.stdout
     assert _run("--sample", "--help").stdout == r.stdout  # one help, however it is asked
     assert _run("export", "--help").stdout.startswith("usage: radviewer export [-h]")
 

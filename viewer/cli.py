@@ -142,6 +142,7 @@ def catalog_json(catalog) -> dict[str, Any]:
         },
         "patients": patients,
         "skipped": [{"path": s.path, "reason": s.reason} for s in catalog.skipped],
+        "indexes": list(catalog.indexes),  # DICOMDIRs read for the files they list
     }
 
 
@@ -213,6 +214,8 @@ def _print_text(doc: dict[str, Any], out) -> None:
             for o in s["objects"]:
                 linked = ", ".join(f"[{i}]" for i in o["linked_series"]) or "no series here"
                 print(f"    {o['kind']:<4} {o['description']}  -> {linked}", file=out)
+    for path in doc.get("indexes", []):
+        print(f"Index: {path} (DICOMDIR; the files it lists were read)", file=out)
     if doc["skipped"]:
         print(f"Skipped files ({len(doc['skipped'])}):", file=out)
         root = doc["root"]
@@ -305,10 +308,16 @@ def build_parser() -> argparse.ArgumentParser:
     from viewer.cli_models import add_parsers
 
     add_parsers(sub)
+    from viewer.cli_batch import add_parser as add_batch
+
+    add_batch(sub)
+    from viewer.cli_evaluate import add_parser as add_evaluate
+
+    add_evaluate(sub)
     return parser
 
 
-_COMMANDS = ("info", "models", "analyze", "export")
+_COMMANDS = ("info", "models", "analyze", "export", "batch", "evaluate")
 
 
 def gui_main(argv: list[str]) -> int:

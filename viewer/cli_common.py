@@ -15,6 +15,7 @@ from collections.abc import Callable
 EXIT_OK = 0
 EXIT_FAILURE = 1
 EXIT_USAGE = 2
+EXIT_FLAGGED = 3  # analyze: done, but the result is flagged (implausible, outside the model's use)
 EXIT_INTERRUPTED = 130  # 128 + SIGINT, what shells report for Ctrl+C
 
 EXIT_CODES: tuple[tuple[int, str, str], ...] = (  # (code, in a word, when)
@@ -24,6 +25,9 @@ EXIT_CODES: tuple[tuple[int, str, str], ...] = (  # (code, in a word, when)
      "go to the log)"),
     (EXIT_USAGE, "bad input", "bad arguments, or input radviewer cannot use: no such path, no "
      "image, a file that cannot be read or decoded, a model that does not fit the series"),
+    (EXIT_FLAGGED, "flagged", "done, but `analyze` flagged the result: a volume outside "
+     "the model's plausible range or a series outside its stated use (report.json `flags`); "
+     "do not trust the numbers"),
     (EXIT_INTERRUPTED, "interrupted", "interrupted (Ctrl+C); nothing partial is left behind"),
 )
 

@@ -177,6 +177,7 @@ def _export(args, catalog, stack, index: int, pixels, result) -> int:
                            opacity=args.opacity, include_patient=args.include_patient_details)
 
     h = stack.first
+    provenance = result.provenance() if result is not None else None  # PNG tEXt chunks
     if single and not out.parent.exists():
         try:
             out.parent.mkdir(parents=True)
@@ -196,7 +197,7 @@ def _export(args, catalog, stack, index: int, pixels, result) -> int:
         written = [out]
     elif single:
         written = [images.save_image(render(scene_of(indices[0]), args.scale), out,
-                                     args.overwrite)]
+                                     args.overwrite, text=provenance)]
     else:
         def progress(done: int, total: int) -> None:
             if not args.quiet:
@@ -210,7 +211,7 @@ def _export(args, catalog, stack, index: int, pixels, result) -> int:
                 lambda k: images.default_name(h.modality, h.series_number, k + 1, ext,
                                               series_index=index),
                 overwrite=args.overwrite, progress=progress, cancel=threading.Event(),
-                skipped=skipped if args.skip_bad else None)
+                skipped=skipped if args.skip_bad else None, text=provenance)
         finally:
             if not args.quiet:
                 print(file=sys.stderr)

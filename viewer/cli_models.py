@@ -16,7 +16,15 @@ import tempfile
 import threading
 from pathlib import Path
 
-from viewer.cli_common import EXIT_FAILURE, EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE, fail
+from viewer.cli_common import (
+    EXIT_FAILURE,
+    EXIT_FLAGGED,
+    EXIT_INTERRUPTED,
+    EXIT_OK,
+    EXIT_USAGE,
+    fail,
+    warn,
+)
 from viewer.export.atomic import atomic_write, explain
 from viewer.paths import study_path
 
@@ -60,9 +68,11 @@ def cmd_models(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def pick_stack(catalog, which: str | None):
+def pick_stack(catalog, which: str | None, fits=None):
     """The stack ``--series`` names: the 1-based index ``radviewer info`` prints ([N]), or a
-    series UID (a split stack's ``uid`` too). Raises LookupError with the choices."""
+    series UID (a split stack's ``uid`` too). Without ``--series``: the first stack for which
+    ``fits(stack)`` is true (the first stack when none fits or ``fits`` is None, so that the
+    model's refusal names the reason). Raises LookupError with the choices."""
     stacks = catalog.stacks()
     if not stacks:
         why = ""
@@ -71,7 +81,7 @@ def pick_stack(catalog, which: str | None):
             why = f" ({n} file{'s' if n > 1 else ''} skipped; {first.reason})"
         raise LookupError(f"no image series in this folder{why}")
     if which is None:
-        return stacks[0]
+        return next((st for st in stacks if fits is not None and fits(st)), stacks[0])
     if which.isdigit():
         n = int(which)
         if 1 <= n <= len(stacks):
@@ -157,7 +167,7 @@ def cmd_analyze(args: argparse.Namespace) -> int:
     try:
         catalog = scan_folder(study_path(args.path, args.sample))
         remember_catalog(catalog)
-        stack = pick_stack(catalog, args.series)
+        stack = pick_stack(catalog, args.series, _fits(args.model))
     except (ViewerError, LookupError) as exc:
         return fail("analyze", str(exc), EXIT_USAGE)
     out = Path(args.out).expanduser()
@@ -231,15 +241,47 @@ def cmd_analyze(args: argparse.Namespace) -> int:
         json.dump(report, sys.stdout, indent=2)
         print()
     else:
-        print(f"{result.title} on [{report['series_index']}] {stack.label}: done in "
-              f"{result.timings_s['total']:.1f} s ({result.provider}). Research use — not a "
-              f"diagnosis.")
-        for name, ml in result.label_volumes_ml.items():
-            print(f"  {name:<24} {ml:8.1f} mL")
-        for name, score in result.series_scores.items():
-            print(f"  {name:<24} {score:6.3f}")
-        print(f"  wrote {', '.join(report['files'])} to {out}")
+        _print_result(result, report, stack, out)
+    if result.flags:  # implausible, or outside the model's stated use: say so in the status
+        warn("analyze", f"the result is flagged ({result.flags[0]}); see report.json flags")
+        return EXIT_FLAGGED
     return EXIT_OK
+
+
+def _fits(model_id: str):
+    """``stack -> bool``: whether model ``model_id`` may run on it (None: no such model;
+    the run then says why)."""
+    from viewer.ai.registry import discover, find, not_applicable_reason
+    from viewer.errors import ModelError
+
+    try:
+        entry = find(model_id, discover())
+    except ModelError:
+        return None
+    return lambda st: not_applicable_reason(entry, st) is None
+
+
+def _print_result(result, report: dict, stack, out: Path) -> None:
+    """The human-readable summary: volumes at 0.1 mL, scores as what they are, every flag."""
+    import numpy as np
+
+    from viewer.ai.rules import slice_ranges
+
+    print(f"{result.title} on [{report['series_index']}] {stack.label}: done in "
+          f"{result.timings_s['total']:.1f} s ({result.provider}). Research use — not a "
+          f"diagnosis.")
+    for name, ml in result.label_volumes_ml.items():
+        print(f"  {name:<24} {ml:8.1f} mL")
+    if result.series_scores:
+        print(f"  series {result.score_word}, {result.aggregate_rule}:")
+    for name, score in result.series_scores.items():
+        print(f"  {name:<24} {score:6.3f}")
+    if result.slice_in_range is not None and not result.slice_in_range.all():
+        print(f"  outside the model's range (not in the series scores): slices "
+              f"{slice_ranges(np.flatnonzero(~result.slice_in_range))}")
+    for w in result.warnings:
+        print(f"  WARNING: {w}")
+    print(f"  wrote {', '.join(report['files'])} to {out}")
 
 
 def _temp_beside(path: Path) -> Path:
@@ -299,18 +341,24 @@ def _write_outputs(result, stack, pixels, stage: Path) -> dict:
         for plane, idx, rgb, spacing in snapshot.representative_planes(
                 real, result.label_volume, stack.affine, colors):
             name = f"snapshot_{plane}_{idx + 1}.png"
-            _save_png(rgb, stage / name, spacing)
+            _save_png(rgb, stage / name, spacing, result)
             files.append(name)
     elif result.slice_scores is not None:
         top = result.top_label
         col = [lab.name for lab in result.labels].index(top)
-        k = int(np.argmax(result.slice_scores[:, col]))
+        col_scores = result.slice_scores[:, col].copy()
+        if result.slice_in_range is not None and result.slice_in_range.any():
+            col_scores[~result.slice_in_range] = -1  # show a slice the series score is from
+        k = int(np.argmax(col_scores))
         real = pixels.real(k)
         name = f"snapshot_slice_{k + 1}_{top.replace(' ', '_').lower()}.png"
         sp = (stack.spacing[1], stack.spacing[2]) if stack.spacing else (1.0, 1.0)
-        _save_png(snapshot.blend(snapshot.to_grey(real), None, {}), stage / name, sp)
+        _save_png(snapshot.blend(snapshot.to_grey(real), None, {}), stage / name, sp, result,
+                  slice_index=k)
         report["snapshot_slice"] = {"index": k + 1, "label": top,
-                                    "score": round(float(result.slice_scores[k, col]), 4)}
+                                    "score": round(float(result.slice_scores[k, col]), 4),
+                                    "in_range": bool(result.slice_in_range[k])
+                                    if result.slice_in_range is not None else True}
         files.append(name)
     report["files"] = ["report.json", *files]
     return report
@@ -326,11 +374,13 @@ def _save_npy(path: Path, arr) -> None:
     atomic_write(path, lambda fh: np.save(fh, arr), overwrite=True)
 
 
-def _save_png(rgb, path: Path, spacing) -> None:
+def _save_png(rgb, path: Path, spacing, result=None, slice_index: int | None = None) -> None:
+    """Save a snapshot with the result's legend (model, notice, flags) beside it and its
+    provenance in PNG tEXt chunks."""
     from viewer.ai import snapshot
 
     try:
-        snapshot.save_png(rgb, path, spacing)
+        snapshot.save_png(rgb, path, spacing, result=result, slice_index=slice_index)
     except OSError as exc:  # Pillow writes the file itself; the staging folder makes it atomic
         raise explain(path, exc) from exc
 

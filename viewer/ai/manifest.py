@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from viewer.ai.model_files import MANIFEST_MAX_BYTES, check_relative, read_regular
+from viewer.ai.rules import Rules, parse_rules
 from viewer.errors import ModelError
 
 SCHEMA = "radviewer.model/1"
@@ -90,6 +91,7 @@ class ModelManifest:
     source: str
     citation: str
     resources: dict = field(default_factory=dict)  # measured cost: memory_gb, seconds, measured_on
+    rules: Rules = field(default_factory=Rules)  # plane, coverage, calibration, plausibility
     raw: dict = field(repr=False, compare=False, default_factory=dict)
 
     @property
@@ -310,7 +312,8 @@ def _parse(data: dict, folder: Path, where: str) -> ModelManifest:
         labels=labels, applicability=dict(app),
         intended_use=str(data.get("intended_use", "")), limits=str(data.get("limits", "")),
         licence=str(data.get("licence", "")), source=str(data.get("source", "")),
-        citation=str(data.get("citation", "")), resources=_resources(data, where), raw=data,
+        citation=str(data.get("citation", "")), resources=_resources(data, where),
+        rules=parse_rules(data, where), raw=data,
     )
 
 

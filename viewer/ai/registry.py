@@ -20,6 +20,7 @@ from pathlib import Path
 
 from viewer.ai.manifest import ModelManifest, load_manifest
 from viewer.ai.model_files import HASHES, check_readable, confined
+from viewer.ai.rules import series_mismatches
 from viewer.errors import ModelError, ModelNotApplicable
 from viewer.paths import models_dir
 
@@ -213,7 +214,21 @@ def not_applicable_reason(entry: ModelEntry, stack) -> str | None:
     seq = str(app.get("sequence", "")).lower()
     if seq.startswith("t1") and is_t1_weighted(stack) is False:
         return f"needs a T1-weighted MR; this series looks like {stack.label!r}"
+    if m.rules.on_mismatch == "refuse":
+        found = series_mismatches(m.rules, stack)
+        if found:
+            return "; ".join(found)
     return None
+
+
+def applicability_warnings(entry: ModelEntry, stack) -> list[str]:
+    """Mismatches of plane, Image Type, body part or coverage for a manifest whose
+    ``applicability.on_mismatch`` is ``"warn"``: the model may run, with these shown beside
+    its result (empty when it refuses them instead, see :func:`not_applicable_reason`)."""
+    if entry.manifest.rules.on_mismatch != "warn":
+        return []
+    return [f"outside the model's stated use: {w}"
+            for w in series_mismatches(entry.manifest.rules, stack)]
 
 
 def check_applicable(entry: ModelEntry, stack) -> None:

@@ -39,6 +39,12 @@ class AnalysisResult:
     slice_scores: np.ndarray | None = None
     series_scores: dict[str, float] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
+    # Honest outputs (see models/README.md, "Honest outputs"):
+    calibrated: bool = False  # scores are calibrated probabilities (manifest output.calibrated)
+    slice_in_range: np.ndarray | None = None  # bool per slice: inside the model's range (2-D)
+    aggregate_rule: str = ""  # how series_scores were made from slice_scores
+    flags: list[str] = field(default_factory=list)  # implausible results, use outside its domain
+    geometry_warnings: list[str] = field(default_factory=list)  # the stack's own warnings
     created: str = field(default_factory=lambda: _dt.datetime.now().isoformat(timespec="seconds"))
 
     @property
@@ -50,6 +56,28 @@ class AnalysisResult:
         if not self.series_scores:
             return None
         return max(self.series_scores, key=self.series_scores.get)
+
+    @property
+    def score_word(self) -> str:
+        """What the numbers are: "probability" when calibrated, else "score (not calibrated)"."""
+        return "probability" if self.calibrated else "score (not calibrated)"
+
+    def format_score(self, value: float) -> str:
+        """``87 %`` for calibrated probabilities, ``0.87`` for scores (never a % that
+        suggests a probability the model was never calibrated to give)."""
+        return f"{100 * value:.0f} %" if self.calibrated else f"{value:.2f}"
+
+    @property
+    def warnings(self) -> list[str]:
+        """Everything a reader must see beside the numbers: flags, then geometry."""
+        return [*self.flags, *(f"geometry: {w}" for w in self.geometry_warnings)]
+
+    def provenance(self) -> dict[str, str]:
+        """PNG tEXt chunks for an image showing this result (no patient data)."""
+        return {"radviewer:model-id": self.model_id, "radviewer:model-version":
+                self.model_version, "radviewer:model-sha256": self.sha256,
+                "radviewer:series-uid": self.series_uid, "radviewer:notice": RESEARCH_NOTICE,
+                **({"radviewer:flags": "; ".join(self.warnings)} if self.warnings else {})}
 
     def report(self) -> dict:
         """The JSON-able report (schema ``radviewer.analysis/1``); no patient data."""
@@ -67,15 +95,22 @@ class AnalysisResult:
             "labels": [{"value": lab.value, "name": lab.name, "color": list(lab.color)}
                        for lab in self.labels],
             "notes": list(self.notes),
+            "flags": list(self.flags),
+            "geometry_warnings": list(self.geometry_warnings),
         }
-        if self.task == "segmentation":
-            out["label_volumes_ml"] = {k: round(v, 2) for k, v in self.label_volumes_ml.items()}
+        if self.task == "segmentation":  # 0.1 mL: what the 1 mm model grid supports
+            out["label_volumes_ml"] = {k: round(v, 1) for k, v in self.label_volumes_ml.items()}
         if self.slice_scores is not None:
             names = [lab.name for lab in self.labels]
+            out["scores"] = {"kind": self.score_word, "calibrated": self.calibrated,
+                             "aggregate": self.aggregate_rule}
             out["series_scores"] = {k: round(v, 4) for k, v in self.series_scores.items()}
             out["top_label"] = self.top_label
             out["slice_scores"] = [dict(zip(names, (round(float(v), 4) for v in row),
                                             strict=True)) for row in self.slice_scores]
+            if self.slice_in_range is not None:
+                out["slices_outside_range"] = [int(k) + 1 for k in
+                                               np.flatnonzero(~self.slice_in_range)]
         return out
 
 

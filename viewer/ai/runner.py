@@ -21,9 +21,10 @@ import numpy as np
 
 from viewer.ai.manifest import ModelManifest
 from viewer.ai.preprocess import apply_intensity, resize_2d
-from viewer.ai.registry import ModelEntry, check_applicable
+from viewer.ai.registry import ModelEntry, applicability_warnings, check_applicable
 from viewer.ai.resample import grid_affine, labels_to_stack, resample_to_grid, stack_center
 from viewer.ai.result import AnalysisResult
+from viewer.ai.rules import implausible, slices_in_range
 from viewer.errors import ModelError, OperationCancelled
 
 log = logging.getLogger(__name__)
@@ -155,7 +156,9 @@ class Runner:
             model_id=m.id, model_name=m.name, model_version=m.version, sha256=m.sha256,
             task=m.task, mode=m.mode, series_uid=stack.series_uid, stack_uid=stack.uid,
             stack_label=stack.label, labels=m.labels, provider=sess.get_providers()[0],
-            timings_s=timings)
+            timings_s=timings, calibrated=m.rules.calibrated,
+            flags=applicability_warnings(entry, stack),
+            geometry_warnings=list(stack.warnings))
 
     def _run_2d(self, entry, sess, real, stack, progress, cancel, timings) -> AnalysisResult:
         m = entry.manifest
@@ -178,10 +181,25 @@ class Runner:
                              f"manifest names {len(m.labels)} labels")
         res = self._base(entry, sess, stack, timings)
         res.slice_scores = slice_scores
-        means = slice_scores.mean(axis=0)
+        dom = m.rules.slice_domain
+        inside = np.ones(n, bool) if dom is None else slices_in_range(real, dom)
+        res.slice_in_range = inside
+        if inside.any():
+            means = slice_scores[inside].mean(axis=0)
+            res.aggregate_rule = (f"mean of the {int(inside.sum())} of {n} slices inside the "
+                                  f"model's range" + (f" ({dom.text})" if dom else ""))
+        else:
+            means = slice_scores.mean(axis=0)
+            res.aggregate_rule = f"mean of all {n} slices"
+            res.flags.append("no slice is inside the model's range: the series scores mean "
+                             "nothing")
         res.series_scores = {lab.name: float(means[i]) for i, lab in enumerate(m.labels)}
-        res.notes.append("Series scores are the mean of the per-slice scores; slices outside "
-                         "the model's training domain (e.g. skull base) may score wrongly.")
+        if dom is not None and not inside.all():
+            res.notes.append(f"{int((~inside).sum())} slice(s) outside the model's range "
+                             f"(skull base, vertex) are shown but left out of the series "
+                             f"scores.")
+        if not m.rules.calibrated:
+            res.notes.append("Scores are the network's outputs, not calibrated probabilities.")
         return res
 
     def _run_3d(self, entry, sess, real, stack, progress, cancel, timings) -> AnalysisResult:
@@ -189,7 +207,9 @@ class Runner:
         grid = m.grid
         t = time.perf_counter()
         g_aff = grid_affine(grid, stack_center(stack.affine, real.shape))
-        x = resample_to_grid(real, stack.affine, g_aff, grid.shape, cancel=cancel.is_set)
+        pos = stack.slice_positions  # each slice's own position: gap-aware
+        x = resample_to_grid(real, stack.affine, g_aff, grid.shape, cancel=cancel.is_set,
+                             slice_mm=pos)
         x = apply_intensity(x, m.intensity)
         if grid.array_axes == "ijk":
             x = x.transpose(2, 1, 0)  # [k, j, i] -> [i, j, k]
@@ -208,7 +228,8 @@ class Runner:
         if grid.array_axes == "ijk":
             channel = channel.transpose(2, 1, 0)
         values = np.array([lab.value for lab in m.labels], dtype=np.uint8)
-        on_stack = labels_to_stack(values[channel], g_aff, stack.affine, real.shape)
+        on_stack = labels_to_stack(values[channel], g_aff, stack.affine, real.shape,
+                                   slice_mm=pos)
         timings["map_back"] = time.perf_counter() - t
         res = self._base(entry, sess, stack, timings)
         res.label_volume = on_stack
@@ -216,6 +237,7 @@ class Runner:
         counts = np.bincount(on_stack.ravel(), minlength=256)
         res.label_volumes_ml = {lab.name: float(counts[lab.value] * voxel_ml)
                                 for lab in m.labels if lab.value != 0}
+        res.flags += implausible(m.rules, res.label_volumes_ml)
         res.notes.append(f"Volumes count the labelled voxels of the series ({stack.spacing[0]:.2f}"
                          f" x {stack.spacing[1]:.2f} x {stack.spacing[2]:.2f} mm).")
         return res

@@ -44,8 +44,13 @@ def representative_planes(real: np.ndarray, labels: np.ndarray, affine: np.ndarr
         yield plane, idx, blend(np.ascontiguousarray(img), lab, colors), r.pixel_spacing(plane)
 
 
-def save_png(rgb: np.ndarray, path, spacing: tuple[float, float] = (1.0, 1.0)) -> None:
-    """Write ``rgb`` as PNG, stretched to square pixels from ``spacing`` (row mm, col mm)."""
+def save_png(rgb: np.ndarray, path, spacing: tuple[float, float] = (1.0, 1.0), *,
+             result=None, slice_index: int | None = None) -> None:
+    """Write ``rgb`` as PNG, stretched to square pixels from ``spacing`` (row mm, col mm).
+
+    With ``result`` (an AnalysisResult) the image gets its legend beside it (model, version,
+    research-use notice, flags, scores of ``slice_index``) and PNG tEXt chunks with its
+    provenance (:meth:`AnalysisResult.provenance`)."""
     from PIL import Image
 
     im = Image.fromarray(rgb)
@@ -53,4 +58,14 @@ def save_png(rgb: np.ndarray, path, spacing: tuple[float, float] = (1.0, 1.0)) -
     if abs(rows_mm - cols_mm) > 1e-3:
         scale = rows_mm / cols_mm
         im = im.resize((im.width, max(1, round(im.height * scale))), Image.Resampling.NEAREST)
-    im.save(path, compress_level=1)
+    info = None
+    if result is not None:
+        from viewer.export.compose import add_legend
+        from viewer.export.images import png_info
+        from viewer.export.scene import legend_for
+
+        size = max(11, min(16, im.height // 24))
+        im = Image.fromarray(add_legend(np.asarray(im), legend_for(result,
+                                        slice_index=slice_index), size))
+        info = png_info(result.provenance())
+    im.save(path, compress_level=1, pnginfo=info)

@@ -18,7 +18,9 @@ from dataclasses import dataclass
 # Dimension Index Pointers (0020,9165) that order frames in space or in a volume dimension the
 # header already models; any other dimension (Stack ID, a private image type, ...) separates
 # frames into different stacks.
-_SPATIAL = {0x00209057, 0x00200032, 0x00209157}  # In-Stack Position, Position, DIV itself
+# In-Stack Position, Position, the Dimension Index Values themselves, Instance Number (what
+# highdicom's legacy conversion indexes by when positions do not order the frames).
+_SPATIAL = {0x00209057, 0x00200032, 0x00209157, 0x00200013}
 _MODELLED = {
     0x00209128,  # Temporal Position Index -> temporal_position
     0x00209153,  # Nominal Cardiac Trigger Delay Time -> trigger_time
@@ -195,13 +197,27 @@ def dimension_pointers(ds) -> tuple[int, ...]:
     return tuple(out)
 
 
-def group_key(fv: FrameValues, pointers: tuple[int, ...], spacing_varies: bool) -> tuple:
+def ordering_dimensions(values, pointers: tuple[int, ...]) -> frozenset[int]:
+    """Positions in ``pointers`` of dimensions that give every frame its own value: those
+    order frames (an index), they never separate them into stacks of one frame each."""
+    n = len(values)
+    out = set()
+    for i in range(len(pointers)):
+        seen = {fv.dimension[i] for fv in values if i < len(fv.dimension)}
+        if n > 1 and len(seen) == n:
+            out.add(i)
+    return frozenset(out)
+
+
+def group_key(fv: FrameValues, pointers: tuple[int, ...], spacing_varies: bool,
+              ordering: frozenset[int] = frozenset()) -> tuple:
     """What separates a frame from frames of another stack: Frame Type, Stack ID and the
-    values of dimensions that are neither spatial nor a volume dimension the header models
-    (the private image type of a Philips field map, ...), plus the pixel spacing when the
-    object's frames disagree on it."""
-    other = tuple(v for p, v in zip(pointers, fv.dimension, strict=False)
-                  if p not in _SPATIAL and p not in _MODELLED and p != _STACK_ID)
+    values of dimensions that are neither spatial, nor a volume dimension the header models,
+    nor an index giving each frame its own value (``ordering``) — e.g. the private image type
+    of a Philips field map — plus the pixel spacing when the object's frames disagree on it."""
+    other = tuple(v for i, (p, v) in enumerate(zip(pointers, fv.dimension, strict=False))
+                  if p not in _SPATIAL and p not in _MODELLED and p != _STACK_ID
+                  and i not in ordering)
     return (fv.frame_type, fv.stack_id, other,
             fv.pixel_spacing if spacing_varies else None)
 
@@ -214,11 +230,13 @@ def frame_headers(header):
     if not values:
         return [header] * n
     spacing_varies = len({fv.pixel_spacing for fv in values}) > 1
+    ordering = ordering_dimensions(values, header.dimension_pointers)
     cache: dict = {}
     out = []
     for i in range(n):
         fv = values[i] if i < len(values) else FrameValues()
-        change = {"frame_group": group_key(fv, header.dimension_pointers, spacing_varies)}
+        change = {"frame_group": group_key(fv, header.dimension_pointers, spacing_varies,
+                                           ordering)}
         if fv.rescale is not None:
             change["rescale_slope"], change["rescale_intercept"] = fv.rescale
         if fv.windows:

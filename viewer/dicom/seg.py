@@ -207,6 +207,21 @@ def _check_result(result: AnalysisResult, stack: Stack) -> None:
         raise ExportError("nothing to export: the model found no labelled voxels")
 
 
+def _description(result: AnalysisResult, assumed: bool) -> str:
+    """Content Description (LO, 64 characters): the research note always, and before it the
+    first flag or geometry warning of the result (missing slices, tilt, implausible volume)
+    in short, so a reader of the SEG alone sees it too."""
+    warnings = [*getattr(result, "flags", []), *getattr(result, "geometry_warnings", [])]
+    if not warnings:
+        return ASSUMED_FOR_DESCRIPTION if assumed else CONTENT_DESCRIPTION
+    import re
+
+    first = re.sub(r"\s*\(.*?\)", "", warnings[0].split(":")[0]).strip()  # "implausible"
+    parts = ["AI SEG", *(["FoR assumed"] if assumed else []), first]
+    tail = f". {RESEARCH_NOTE}"
+    return _fit(", ".join(parts), 64 - len(tail)) + tail
+
+
 def _fit(text: str, n: int = 64) -> str:
     """``text`` cut to ``n`` characters (LO and SH values have a maximum length)."""
     return text if len(text) <= n else text[:n].rstrip()
@@ -299,7 +314,7 @@ def build_seg(result: AnalysisResult, stack: Stack, *, series_number: int | None
         software_versions=str(getattr(viewer, "__version__", "unknown")),
         device_serial_number="none",
         content_label="AI_SEG",
-        content_description=ASSUMED_FOR_DESCRIPTION if assumed else CONTENT_DESCRIPTION,
+        content_description=_description(result, assumed),
         plane_positions=plane_positions,
         omit_empty_frames=True,
         series_description=_fit(f"AI SEG {result.model_name}"),

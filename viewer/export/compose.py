@@ -38,6 +38,8 @@ class Legend:
     scores_title: str = ""
     scores: list[tuple[str, float, tuple[int, int, int], bool]] = field(default_factory=list)
     # (name, probability 0..1, colour, is the top label)
+    calibrated: bool = True  # False: scores are shown as 0.87, not 87 %
+    flags: list[str] = field(default_factory=list)  # warnings shown under the notice
 
 
 @dataclass
@@ -342,7 +344,8 @@ def add_legend(img: np.ndarray, legend: Legend, size: int) -> np.ndarray:
     # description from a file must not make the panel taller than the notice.
     lines: list[tuple[str, tuple[int, int, int]]] = []  # (text, colour)
     for text, fill, n in ((legend.title, (255, 255, 255), 3), (legend.source, (200, 200, 200), 3),
-                          (legend.notice, NOTICE_RGB, MAX_LINES)):
+                          (legend.notice, NOTICE_RGB, MAX_LINES),
+                          *((f"! {f}", NOTICE_RGB, 3) for f in legend.flags)):
         lines += [(t, fill) for t in wrap(text, font, text_w, n)]
     line_h = size + 5
     rows = len(lines) + 1 + len(legend.labels)
@@ -371,7 +374,7 @@ def add_legend(img: np.ndarray, legend: Legend, size: int) -> np.ndarray:
             draw.rectangle([x, y + 1, x + bar_w, y + size + 3], outline=(90, 90, 90))
             draw.rectangle([x, y + 1, x + round(bar_w * float(np.clip(p, 0, 1))), y + size + 3],
                            fill=tuple(rgb))
-            pct = f"  {100 * p:.0f}%"
+            pct = f"  {100 * p:.0f}%" if legend.calibrated else f"  {p:.2f}"
             label = fit(_line(name), font, bar_w - 8 - font.getlength(pct)) + pct
             draw.text((x + 4, y + 1), label, font=font, fill=(255, 255, 255),
                       stroke_width=2 if top else 1, stroke_fill=(0, 0, 0))

@@ -32,21 +32,38 @@ def image_format(path: Path | str) -> str:
     return fmt
 
 
-def encode(rgb: np.ndarray, fh, fmt: str) -> None:
+def png_info(text: dict[str, str] | None):
+    """Pillow PngInfo holding ``text`` as tEXt chunks (Latin-1, as tEXt requires: dashes
+    become "-", other characters "?"), or None when there is nothing to write."""
+    if not text:
+        return None
+    from PIL.PngImagePlugin import PngInfo
+
+    info = PngInfo()
+    for key, value in text.items():
+        value = str(value).replace("\u2014", "-").replace("\u2013", "-")
+        info.add_text(key[:79], value.encode("latin-1", "replace").decode("latin-1"))
+    return info
+
+
+def encode(rgb: np.ndarray, fh, fmt: str, text: dict[str, str] | None = None) -> None:
+    """Encode ``rgb``; ``text`` (e.g. an AI result's provenance) goes into PNG tEXt chunks."""
     from PIL import Image
 
     im = Image.fromarray(rgb)
     if fmt == "PNG":
-        im.save(fh, "PNG", compress_level=PNG_LEVEL)
+        im.save(fh, "PNG", compress_level=PNG_LEVEL, pnginfo=png_info(text))
     else:
         im.save(fh, "JPEG", quality=JPEG_QUALITY, subsampling=0)
 
 
-def save_image(rgb: np.ndarray, path: Path | str, overwrite: bool = False) -> Path:
-    """Write ``rgb`` ((rows, columns, 3) uint8) as PNG or JPEG (by suffix), atomically."""
+def save_image(rgb: np.ndarray, path: Path | str, overwrite: bool = False,
+               text: dict[str, str] | None = None) -> Path:
+    """Write ``rgb`` ((rows, columns, 3) uint8) as PNG or JPEG (by suffix), atomically;
+    ``text``: PNG tEXt chunks (the provenance of a model result shown in it)."""
     fmt = image_format(path)
     with atomic_open(path, "wb", overwrite) as fh:
-        encode(rgb, fh, fmt)
+        encode(rgb, fh, fmt, **({"text": text} if text else {}))
     return Path(path)
 
 
@@ -67,7 +84,8 @@ def export_series(render_slice: Callable[[int], np.ndarray], indices: Sequence[i
                   overwrite: bool = False,
                   progress: Callable[[int, int], None] | None = None,
                   cancel: threading.Event | None = None,
-                  skipped: list[tuple[int, str]] | None = None) -> list[Path]:
+                  skipped: list[tuple[int, str]] | None = None,
+                  text: dict[str, str] | None = None) -> list[Path]:
     """Render and write ``indices`` (0-based slices) into ``folder`` as numbered images.
 
     All files are written into a hidden temporary folder inside ``folder`` and moved into
@@ -75,7 +93,8 @@ def export_series(render_slice: Callable[[int], np.ndarray], indices: Sequence[i
     behind. Existing files of the same names are an ExportError before anything is rendered,
     unless ``overwrite``. Raises OperationCancelled when ``cancel`` is set. A slice that
     cannot be read (DicomReadError) fails the export, unless ``skipped`` is a list: then the
-    slice is left out and ``(index, reason)`` appended to it.
+    slice is left out and ``(index, reason)`` appended to it. ``text``: PNG tEXt chunks for
+    every file (the provenance of a model result drawn in them).
     """
     folder = Path(folder)
     created = not folder.exists()
@@ -85,7 +104,7 @@ def export_series(render_slice: Callable[[int], np.ndarray], indices: Sequence[i
         raise explain(folder, exc, "cannot create the folder") from exc
     try:
         written = _write_series(render_slice, indices, folder, name_of, overwrite, progress,
-                                cancel, skipped)
+                                cancel, skipped, text)
         if created and not written:  # every slice skipped
             folder.rmdir()
         return written
@@ -96,7 +115,7 @@ def export_series(render_slice: Callable[[int], np.ndarray], indices: Sequence[i
 
 
 def _write_series(render_slice, indices, folder: Path, name_of, overwrite, progress, cancel,
-                  skipped) -> list[Path]:
+                  skipped, text=None) -> list[Path]:
     names = [name_of(k) for k in indices]
     fmt = image_format(names[0]) if names else "PNG"
     clash = [n for n in names if (folder / n).exists()]
@@ -118,7 +137,7 @@ def _write_series(render_slice, indices, folder: Path, name_of, overwrite, progr
             return str(exc)
         try:
             with open(tmp / name, "wb") as fh:
-                encode(rgb, fh, fmt)
+                encode(rgb, fh, fmt, **({"text": text} if text else {}))
         except OSError as exc:
             raise explain(folder / name, exc) from exc
         return None

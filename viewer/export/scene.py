@@ -28,7 +28,11 @@ def legend_for(result, visible: set[int] | None = None,
     of the series when None)."""
     colors = colors or {}
     legend = Legend(title=f"{result.model_name} {result.model_version}",
-                    source=f"on {result.stack_label}", notice=RESEARCH_NOTICE)
+                    source=f"on {result.stack_label}", notice=RESEARCH_NOTICE,
+                    calibrated=getattr(result, "calibrated", True),
+                    flags=list(getattr(result, "warnings", [])))
+    if result.slice_scores is not None and not legend.calibrated:
+        legend.flags.insert(0, "scores, not calibrated probabilities")
     if result.task == "segmentation":
         for lab in result.labels:
             if lab.value == 0 or (visible is not None and lab.value not in visible):
@@ -37,12 +41,18 @@ def legend_for(result, visible: set[int] | None = None,
             text = f"{lab.name}  {ml:.1f} mL" if ml is not None else lab.name
             legend.labels.append((tuple(colors.get(lab.value, lab.color)), text))
     elif result.slice_scores is not None:
+        inside = getattr(result, "slice_in_range", None)
         if slice_index is not None:
             row = result.slice_scores[slice_index]
             legend.scores_title = f"This slice ({slice_index + 1})"
+            if inside is not None and not inside[slice_index]:
+                legend.scores_title += ": outside the model's range"
         else:
             row = np.array([result.series_scores.get(lab.name, 0.0) for lab in result.labels])
-            legend.scores_title = "Series (mean)"
+            n = len(result.slice_scores)
+            k = n if inside is None else int(inside.sum())
+            legend.scores_title = (f"Series: mean of {k}/{n} in range" if k and k < n
+                                   else "Series (mean)")
         top = int(np.argmax(row))
         legend.scores = [(lab.name, float(row[i]), tuple(lab.color), i == top)
                          for i, lab in enumerate(result.labels)]

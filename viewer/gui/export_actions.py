@@ -149,17 +149,18 @@ class SeriesExportJob(Job):
     finished = Signal(int, object)
 
     def __init__(self, request: int, render_slice, indices, folder, name_of,
-                 parent: QObject | None = None):
+                 parent: QObject | None = None, text: dict[str, str] | None = None):
         super().__init__(request, parent)
         self.render_slice, self.indices = render_slice, list(indices)
         self.folder, self.name_of = folder, name_of
+        self.text = text  # PNG tEXt chunks: the provenance of the AI result drawn
 
     def run(self) -> None:
         from viewer.export.images import export_series
 
         paths = export_series(self.render_slice, self.indices, self.folder, self.name_of,
                               progress=lambda d, t: self.progress.emit(self.request, d, t),
-                              cancel=self.cancel_event)
+                              cancel=self.cancel_event, text=self.text)
         self.finished.emit(self.request, paths)
 
 
@@ -199,6 +200,15 @@ class ExportController(QObject):
         name = default_name(h.modality, h.series_number, v.index + 1, suffix)
         return name if v.plane == "acquired" else name.replace(suffix, f"_{v.plane}{suffix}")
 
+    def _provenance(self, px) -> dict[str, str] | None:
+        """PNG tEXt chunks of the AI result shown over ``px``'s stack (None: none shown)."""
+        panel = self.w.result_panel
+        r = panel.result
+        if r is None or px is None or r.stack_uid != px.stack.uid or \
+                not panel.show_overlay.isChecked():
+            return None
+        return r.provenance()
+
     def render_view(self, resolution: int, include_patient: bool) -> np.ndarray:
         v = self.w.view
         if resolution == DISPLAYED:
@@ -229,7 +239,8 @@ class ExportController(QObject):
         from viewer.export.images import save_image
 
         try:
-            out = save_image(self.render_view(resolution, include_patient), path, overwrite)
+            out = save_image(self.render_view(resolution, include_patient), path, overwrite,
+                             text=self._provenance(self.w.view.pixels))
         except ViewerError as exc:
             self._fail(exc)
             return None
@@ -395,7 +406,8 @@ class ExportController(QObject):
         self._request += 1
         job = SeriesExportJob(self._request, render_slice, indices, folder,
                               lambda k: default_name(h.modality, h.series_number, k + 1, suffix),
-                              parent=self)
+                              parent=self,
+                              text=result.provenance() if result is not None and show else None)
         job.progress.connect(self._on_progress)
         job.finished.connect(self._on_finished)
         job.failed.connect(self._on_failed)

@@ -20,7 +20,12 @@ from PySide6.QtWidgets import (
     QVBoxLayout,
 )
 
-from viewer.ai.registry import cost_hint, discover, not_applicable_reason
+from viewer.ai.registry import (
+    applicability_warnings,
+    cost_hint,
+    discover,
+    not_applicable_reason,
+)
 from viewer.ai.result import RESEARCH_NOTICE
 from viewer.gui.workers import CallJob
 
@@ -103,6 +108,9 @@ class ModelPicker(QDialog):
             else:
                 cost = cost_hint(entry)
                 text += f"\n    takes {cost}" if cost else ""
+                if self.stack is not None:  # "warn" manifests: runs, but says why not to
+                    text += "".join(f"\n    ⚠ {w}" for w in applicability_warnings(entry,
+                                                                                self.stack))
                 text += f"\n    {m.limits[:140]}…"
             item = QListWidgetItem(text)
             item.setData(Qt.ItemDataRole.UserRole, entry)

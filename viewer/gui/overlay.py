@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import html
+
 import numpy as np
 from PySide6.QtCore import QSettings, Qt, Signal
 from PySide6.QtGui import QColor, QPixmap
@@ -106,6 +108,12 @@ class ResultPanel(QWidget):
                 f"on {result.stack_label} ({result.provider.replace('ExecutionProvider', '')}, "
                 f"{result.timings_s.get('total', 0):.1f} s)<br>"
                 f"<b style='color:#f0a040'>{RESEARCH_NOTICE}</b>")
+        caveats = list(result.warnings)
+        if result.slice_scores is not None and not result.calibrated:
+            caveats.insert(0, "scores, not calibrated probabilities")
+        if caveats:  # flags, geometry and calibration: read before the numbers
+            self.title.setText(self.title.text() + "".join(
+                f"<br><span style='color:#f0a040'>⚠ {html.escape(c)}</span>" for c in caveats))
         if result.task == "segmentation":
             self.colors = self._saved_colors(result)
             for lab in result.labels:
@@ -125,12 +133,17 @@ class ResultPanel(QWidget):
             self.labels.hide()
             top = result.top_label
             for scope in ("slice", "series"):
-                head = QLabel(f"<b>{'This slice' if scope == 'slice' else 'Series (mean)'}</b>")
+                text = ("This slice" if scope == "slice" else
+                        f"Series: {html.escape(result.aggregate_rule or 'mean of the slices')}")
+                head = QLabel(f"<b>{text}</b>")
+                head.setWordWrap(True)
                 self.scores_lay.addWidget(head)
+                if scope == "slice":
+                    self._slice_head = head
                 for lab in result.labels:
                     bar = QProgressBar()
                     bar.setRange(0, 1000)
-                    bar.setFormat(f"{lab.name}  %p%")
+                    bar.setFormat(f"{lab.name}  %p%" if result.calibrated else lab.name)
                     color = QColor(*lab.color).name()
                     weight = "bold" if (scope == "series" and lab.name == top) else "normal"
                     bar.setStyleSheet(f"QProgressBar {{ font-weight: {weight}; }} "
@@ -138,8 +151,9 @@ class ResultPanel(QWidget):
                     self.scores_lay.addWidget(bar)
                     self._bars[f"{scope}:{lab.name}"] = bar
             for lab in result.labels:
-                self._bars[f"series:{lab.name}"].setValue(
-                    int(1000 * result.series_scores.get(lab.name, 0)))
+                v = result.series_scores.get(lab.name, 0)
+                self._bars[f"series:{lab.name}"].setValue(int(1000 * v))
+                self._set_bar_text(self._bars[f"series:{lab.name}"], lab.name, v)
         self.labels.blockSignals(False)
 
     # ------------------------------------------------------------------ label colours
@@ -209,13 +223,22 @@ class ResultPanel(QWidget):
         if r is None or r.slice_scores is None:
             return
         top = None if k is None else int(np.argmax(r.slice_scores[k]))
+        outside = k is not None and r.slice_in_range is not None and not r.slice_in_range[k]
+        self._slice_head.setText("<b>This slice: outside the model's range (not in the series "
+                                 "score)</b>" if outside else "<b>This slice</b>")
         for i, lab in enumerate(r.labels):
             bar = self._bars[f"slice:{lab.name}"]
             bar.setValue(0 if k is None else int(1000 * r.slice_scores[k, i]))
+            self._set_bar_text(bar, lab.name, None if k is None else r.slice_scores[k, i])
             bar.setStyleSheet(bar.styleSheet().replace(
                 "font-weight: bold", "font-weight: normal").replace(
                 "font-weight: normal", "font-weight: bold" if i == top else "font-weight: normal",
                 1))
+
+    def _set_bar_text(self, bar: QProgressBar, name: str, value) -> None:
+        """Calibrated probabilities read "87%"; other scores "0.87 score" (never a %)."""
+        if self.result is not None and not self.result.calibrated:
+            bar.setFormat(name if value is None else f"{name}  {float(value):.2f} score")
 
     def visible_labels(self) -> set[int]:
         out = set()
