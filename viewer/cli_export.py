@@ -13,6 +13,7 @@ import threading
 from pathlib import Path
 
 from viewer.cli_common import EXIT_FAILURE, EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE, fail, warn
+from viewer.display.order import image_position
 from viewer.paths import study_path
 
 SINGLE_SUFFIXES = (".png", ".jpg", ".jpeg", ".dcm")  # any other --out is a folder
@@ -53,8 +54,10 @@ def _preset(name: str, pixels, index: int, where: str):
     raise ValueError(f"--preset {name!r}: choose one of {', '.join(CT_PRESETS)}, header, auto")
 
 
-def _slices(text: str | None, n: int, default: int) -> list[int]:
-    """0-based slice indices from ``K`` or ``A-B`` (1-based, inclusive)."""
+def _slices(text: str | None, stack, default: int) -> list[int]:
+    """Stack indices (0-based) of images ``K`` or ``A-B`` (1-based, inclusive), numbered as
+    the window numbers them ("image K / N": as acquired, viewer.display.order)."""
+    n = stack.n_frames
     if text is None:
         return [default]
     try:
@@ -67,7 +70,7 @@ def _slices(text: str | None, n: int, default: int) -> list[int]:
             from None
     if not (1 <= a <= b <= n):
         raise ValueError(f"--slice {text}: this series has slices 1 to {n}")
-    return list(range(a - 1, b))
+    return [image_position(stack, p) for p in range(a - 1, b)]
 
 
 def cmd_export(args: argparse.Namespace) -> int:
@@ -157,7 +160,7 @@ def _export(args, catalog, stack, index: int, pixels, result) -> int:
     if args.slice is None and not single:
         indices = list(range(stack.n_frames))  # a folder: the whole series
     else:
-        indices = _slices(args.slice, stack.n_frames, _default_slice(stack, result))
+        indices = _slices(args.slice, stack, _default_slice(stack, result))
     if single and len(indices) > 1:
         raise ValueError("--slice with a range needs a folder as --out")
     colour = len(pixels.frame_shape) == 3
@@ -208,7 +211,8 @@ def _export(args, catalog, stack, index: int, pixels, result) -> int:
         try:
             written = images.export_series(
                 lambda k: render(scene_of(k), args.scale), indices, out,
-                lambda k: images.default_name(h.modality, h.series_number, k + 1, ext,
+                lambda k: images.default_name(h.modality, h.series_number,
+                                              image_position(stack, k) + 1, ext,
                                               series_index=index),
                 overwrite=args.overwrite, progress=progress, cancel=threading.Event(),
                 skipped=skipped if args.skip_bad else None, text=provenance)
@@ -216,7 +220,7 @@ def _export(args, catalog, stack, index: int, pixels, result) -> int:
             if not args.quiet:
                 print(file=sys.stderr)
     for k, reason in skipped:
-        warn("export", f"skipped slice {k + 1}: {reason}")
+        warn("export", f"skipped slice {image_position(stack, k) + 1}: {reason}")
     if not written:
         raise DicomReadError(f"{out}: every slice of {where} was skipped; nothing was written")
     what = written[0] if len(written) == 1 else f"{len(written)} files in {out}"

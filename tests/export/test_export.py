@@ -20,6 +20,7 @@ from viewer.cli import main as cli_main
 from viewer.dicom.pixels import StackPixels
 from viewer.dicom.scan import scan_folder
 from viewer.dicom.seg import read_seg
+from viewer.display.order import image_position
 from viewer.errors import ExportError, OperationCancelled
 from viewer.export import images
 from viewer.export.compose import render
@@ -48,7 +49,8 @@ def _dciodvfy() -> str | None:
 def test_png_has_the_overlay_colour_where_the_mask_is(pet, tmp_path):
     stack, seg_path, seg, k, folder = pet
     out = tmp_path / "pet.png"
-    code = cli_main(["export", folder, "--seg", seg_path, "--slice", str(k + 1),
+    image = str(image_position(stack, k) + 1)  # --slice counts images as the window does
+    code = cli_main(["export", folder, "--seg", seg_path, "--slice", image,
                      "--scale", "2", "--opacity", "0.6", "--out", str(out), "--quiet"])
     assert code == 0
     rgb = np.asarray(Image.open(out).convert("RGB")).astype(int)
@@ -62,7 +64,7 @@ def test_png_has_the_overlay_colour_where_the_mask_is(pet, tmp_path):
     # Compare with the same pixel exported without the overlay: it must move towards the
     # segment's colour.
     plain_path = tmp_path / "plain.png"
-    assert cli_main(["export", folder, "--slice", str(k + 1),
+    assert cli_main(["export", folder, "--slice", image,
                      "--scale", "2", "--out", str(plain_path), "--quiet"]) == 0
     plain_rgb = np.asarray(Image.open(plain_path).convert("RGB")).astype(int)
     plain = plain_rgb[2 * r + 1, 2 * c + 1]
@@ -130,14 +132,16 @@ def test_secondary_capture_in_the_same_study(shared_data, tmp_path):
     assert cli_main(["export", ct, "--slice", "139", "--preset", "lung", "--out", str(out),
                      "--quiet"]) == 0
     ds = pydicom.dcmread(out)
-    src = pydicom.dcmread(stack.frames[138].header.path, stop_before_pixels=True)
+    k = image_position(stack, 138)  # image 139 as the window numbers it (Instance Number)
+    assert stack.frames[k].header.instance_number == 139
+    src = pydicom.dcmread(stack.frames[k].header.path, stop_before_pixels=True)
     assert ds.SOPClassUID == pydicom.uid.SecondaryCaptureImageStorage
     assert ds.StudyInstanceUID == src.StudyInstanceUID
     assert ds.SeriesInstanceUID != src.SeriesInstanceUID
     assert ds.BurnedInAnnotation == "NO"
     assert ds.SourceImageSequence[0].ReferencedSOPInstanceUID == src.SOPInstanceUID
     assert ds.PhotometricInterpretation == "RGB" and ds.Rows == 512
-    png = render(slice_scene(StackPixels(stack), 138, _lung()))
+    png = render(slice_scene(StackPixels(stack), k, _lung()))
     assert np.array_equal(ds.pixel_array, png)  # the same pixels as the PNG export
     tool = _dciodvfy()
     if tool is None:

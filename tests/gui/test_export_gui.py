@@ -25,7 +25,8 @@ def test_native_export_equals_the_cli(qtbot, window, shared_data, tmp_path):
     qtbot.waitUntil(lambda: v.current_image() is not None, timeout=10000)
     gui = window.exporter.write_view(str(tmp_path / "gui.png"), 1, include_patient=False)
     assert gui is not None
-    assert cli_main(["export", str(ct), "--slice", "139", "--preset", "lung", "--out",
+    image = str(v.display_position() + 1)  # the number the corner shows ("image n / N")
+    assert cli_main(["export", str(ct), "--slice", image, "--preset", "lung", "--out",
                      str(tmp_path / "cli.png"), "--quiet"]) == 0
     a = np.asarray(Image.open(tmp_path / "gui.png"))
     b = np.asarray(Image.open(tmp_path / "cli.png"))

@@ -13,6 +13,7 @@ from viewer.dicom import spacing as pixel_spacing
 from viewer.dicom.pixels import StackPixels
 from viewer.display.annotate import corner_text
 from viewer.display.measure import Measurement, describe
+from viewer.display.order import image_position
 from viewer.display.orient import ViewTransform
 from viewer.display.window import Window, default_window
 from viewer.export.compose import Legend, Scene, label_lut
@@ -110,7 +111,8 @@ def slice_scene(pixels: StackPixels, index: int, window: Window | None = None, *
     )
     pos = stack.slice_positions
     scene.corners = corner_text(
-        h, title=stack_title(stack), plane=stack.plane.lower(), index=index,
+        h, title=stack_title(stack), plane=stack.plane.lower(),
+        index=image_position(stack, index),  # "image n / N" as the window counts it
         n_slices=stack.n_frames, position_mm=float(pos[index]) if pos is not None else None,
         window=window, spacing=tuple(spacing), transform=transform,
         include_patient=include_patient, calibration=calibration,

@@ -58,7 +58,8 @@ def view_scene(view, panel, include_patient: bool) -> Scene:
                       for m in view.measurements.on(view.slice_key())],
         letters=view.edge_letters())
     scene.corners = corner_text(
-        h, title=stack_title(st), plane=plane, index=view.index, n_slices=view.n_slices,
+        h, title=stack_title(st), plane=plane, index=view.display_position(),
+        n_slices=view.n_slices,
         position_mm=view.position_mm(), window=window, spacing=spacing,
         transform=view.transform, include_patient=include_patient, calibration=calibration,
         instance_number=(st.frames[view.index].header.instance_number

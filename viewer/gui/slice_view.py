@@ -22,6 +22,7 @@ from viewer.dicom.reformat import PLANES, Reformat
 from viewer.dicom.volumes import volume_series
 from viewer.display.annotate import corner_text
 from viewer.display.measure import Measurement, MeasurementStore, describe
+from viewer.display.order import acquired_reversed
 from viewer.display.orient import ViewTransform
 from viewer.display.window import (
     CT_PRESETS,
@@ -40,15 +41,6 @@ _MEASURE_PEN = pg.mkPen((255, 215, 0), width=2)
 _SELECTED_PEN = pg.mkPen((0, 220, 255), width=2)
 _HOVER_PEN = pg.mkPen((255, 255, 160), width=2)
 _CROSS_PEN = pg.mkPen((80, 200, 120, 200), width=1)
-
-
-def acquired_reversed(stack) -> bool:
-    """Whether acquisition order (Instance Number, then frame) runs against the stack order
-    (ascending along the slice normal): then image 1 is the stack's last slice."""
-    first, last = stack.frames[0], stack.frames[-1]
-    a = (first.header.instance_number or 0, first.frame)
-    b = (last.header.instance_number or 0, last.frame)
-    return a > b
 
 
 class _SliceViewBox(pg.ViewBox):
