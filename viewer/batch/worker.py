@@ -98,10 +98,10 @@ def _reason(exc: BaseException) -> str:
 
 
 def _analyse(task: dict, stack) -> dict:
+    import multiprocessing
+
     from viewer.cli_models import _write_outputs, _write_text
     from viewer.dicom.pixels import StackPixels
-
-    import multiprocessing
 
     if multiprocessing.current_process().daemon:  # it cannot start the decoder processes
         raise LookupError("this worker is a daemonic process, which cannot start radviewer's "
