@@ -107,3 +107,15 @@ def test_cli_bug_during_the_scan_logs_no_folder_name(shared_data, tmp_path, user
     assert "<study>" in text
     for part in ("MUSTERMANN", "ERIKA", "19470302"):
         assert part not in text
+
+
+def test_short_name_parts_are_hidden_as_words_not_inside_words():
+    """A 3-letter name part is a word of its own in a log line, not part of "ZeroDivisionError"
+    (seen: an earlier study's patient "ONE" turned the log into "ZeroDivisi[redacted]rror");
+    longer identifiers are hidden wherever they appear."""
+    r = Redactor()
+    r.add_patient(name="ONE^Li", patient_id="PID12345")
+    assert r.redact("ZeroDivisionError: bad") == "ZeroDivisionError: bad"
+    assert r.redact("patient One opened") == "patient [redacted] opened"
+    assert r.redact("folder ONE_CT/") == "folder [redacted]_CT/"
+    assert r.redact("file xPID12345y.dcm") == "file x[redacted]y.dcm"

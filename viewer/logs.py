@@ -49,6 +49,7 @@ _MACHINE_NAME = re.compile(r"(?:[A-Za-z]{0,3}[0-9][0-9._-]*(?:\.[A-Za-z]{1,5})?|
 # so can run on into the message's words: :func:`_study_path` gives back the words after the
 # longest part that exists on disk.
 _BELOW = r"(?P<below>(?:/[^/\n'\":()\[\]]*(?=/))*(?:/[^/\n'\":,;()\[\]]*)?)"
+_ANYWHERE_TERM = 5  # identifiers this long are hidden wherever they appear, even inside words
 _MIN_TERM = 3  # shorter name parts ("Li", initials) would redact ordinary words
 
 
@@ -111,10 +112,13 @@ class Redactor(logging.Filter):
     def add_terms(self, terms: Iterable[str]) -> None:
         with self._lock:
             self._terms.update(t for t in terms if len(t) >= _MIN_TERM)
-            # Longest first, so "Jane Doe" is replaced whole before "Jane".
+            # Longest first, so "Jane Doe" is replaced whole before "Jane". A short term
+            # (a name part like "Li", "Ong") is hidden only as a token of its own: inside a
+            # word it would maul the log ("ZeroDivisi[redacted]rror") and hide nothing.
             ordered = sorted(self._terms, key=len, reverse=True)
-            self._pattern = (re.compile("|".join(re.escape(t) for t in ordered), re.IGNORECASE)
-                             if ordered else None)
+            alts = [re.escape(t) if len(t) >= _ANYWHERE_TERM
+                    else rf"(?<![A-Za-z0-9]){re.escape(t)}(?![A-Za-z0-9])" for t in ordered]
+            self._pattern = re.compile("|".join(alts), re.IGNORECASE) if alts else None
 
     def redact(self, text: str) -> str:
         """``text`` with study paths and known patient identifiers hidden."""
