@@ -172,3 +172,20 @@ def test_info_text_carries_no_terminal_control_characters(tmp_path):
     assert r.returncode == EXIT_OK, r.stderr
     assert "\x1b" not in r.stdout and "\u202e" not in r.stdout and "\x07" not in r.stdout
     assert "T1[2J]0;owned AX" in r.stdout
+
+
+def test_library_warnings_stay_off_the_terminal(tmp_path):
+    """pydicom warns in its own words about a damaged file (here pydicom-data's JPEG 2000 file
+    that ends early); radviewer reports the file plainly and keeps the warning out."""
+    import shutil
+
+    from pydicom.data import get_testdata_file
+
+    src = get_testdata_file("emri_small_jpeg_2k_lossless_too_short.dcm")
+    if src is None:
+        pytest.skip("pydicom-data is not installed")
+    folder = tmp_path / "study"
+    folder.mkdir()
+    shutil.copy(src, folder / "IM0001")
+    r = _run("info", str(folder))
+    assert "UserWarning" not in r.stderr and "warn_and_log" not in r.stderr, r.stderr

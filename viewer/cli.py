@@ -340,6 +340,11 @@ def main(argv: list[str] | None = None) -> int:
     """Run ``radviewer ARGV``; returns the exit status (see :data:`EXIT_CODES`)."""
     argv = sys.argv[1:] if argv is None else argv
     if argv and argv[0] in _COMMANDS:
+        import warnings
+
+        # pydicom warns about damaged files on stderr in its own words; those files are
+        # reported as skipped (or refused) with a plain reason, so its wording stays out.
+        warnings.filterwarnings("ignore", category=UserWarning, module=r"pydicom(\.|$)")
         args = build_parser().parse_args(argv)
         if getattr(args, "path", None):  # hidden in the log before anything can log it
             from viewer.logs import remember_root
