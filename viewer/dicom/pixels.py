@@ -229,10 +229,12 @@ def _decode_with_pydicom(h: InstanceHeader, frame: int) -> np.ndarray:
         pydicom = lazy.pydicom()
         apply_color_lut = lazy.pydicom_pixels().apply_color_lut
 
-        ds = pydicom.dcmread(h.path, stop_before_pixels=True)
         try:
+            # force: the pixels were read without a preamble too (the header reader allows it)
+            ds = pydicom.dcmread(h.path, stop_before_pixels=True, force=True)
             arr = apply_color_lut(arr, ds)
-        except (ValueError, KeyError, AttributeError, TypeError, IndexError) as exc:
+        except (ValueError, KeyError, AttributeError, TypeError, IndexError, OSError,
+                lazy.pydicom().errors.InvalidDicomError) as exc:
             raise DicomReadError(
                 f"{h.path}: PALETTE COLOR image without a usable colour palette "
                 f"({messages.short_decoder_error(exc)}); {messages.REEXPORT}") from exc
