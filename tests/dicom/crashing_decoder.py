@@ -12,9 +12,9 @@ from __future__ import annotations
 
 import os
 
-from viewer.dicom import pixels
+from viewer.dicom import isolated
 
-_real_decode_batch = pixels._decode_batch  # taken before a test swaps this module's in
+_real_decode_batch = isolated._decode_batch  # taken before a test swaps this module's in
 
 
 def decode_batch(items):

@@ -12,7 +12,7 @@ import shutil
 import numpy as np
 import pytest
 
-from viewer.dicom import decode_pool, pixels
+from viewer.dicom import decode_pool, isolated, pixels
 from viewer.dicom.pixels import (
     DecodeFailure,
     StackPixels,
@@ -51,7 +51,7 @@ def crash_stack(tmp_path, monkeypatch):
     assert stack.n_frames == N_FILES
     k = next(i for i, ref in enumerate(stack.frames)
              if os.path.basename(ref.header.path).startswith("crash"))
-    monkeypatch.setattr(pixels, "_decode_batch", crashing_decoder.decode_batch)
+    monkeypatch.setattr(isolated, "_decode_batch", crashing_decoder.decode_batch)
     return stack, k
 
 
@@ -102,7 +102,7 @@ def test_decode_many_reports_the_crash_per_item(crash_stack):
 def test_worker_failures_cross_back_as_the_right_errors():
     # Exceptions are returned as plain data: MissingCodecError's __init__ would not unpickle.
     h = scan_folder(str(sample_study_dir())).stacks()[0].first
-    missing = pixels._outcome(h, 0, DecodeFailure("x", ("f.dcm", "JPEG-LS", ("pyjpegls",))))
+    missing = isolated._outcome(h, 0, DecodeFailure("x", ("f.dcm", "JPEG-LS", ("pyjpegls",))))
     assert isinstance(missing, MissingCodecError) and missing.packages == ["pyjpegls"]
-    damaged = pixels._outcome(h, 0, DecodeFailure("f.dcm: pixel data truncated"))
+    damaged = isolated._outcome(h, 0, DecodeFailure("f.dcm: pixel data truncated"))
     assert type(damaged) is DicomReadError and str(damaged) == "f.dcm: pixel data truncated"

@@ -257,17 +257,17 @@ def test_limits_are_what_the_docs_say(monkeypatch):
 
 _DECODE_CHILD = """
     import sys
-    from viewer.dicom import pixels
+    from viewer.dicom import frame_decode
     from viewer.dicom.header import read_header
     from viewer.errors import DicomReadError
     calls = []
-    real = pixels._decode_with_pydicom
+    real = frame_decode._decode_with_pydicom
     def spy(h, frame):
         calls.append(frame)
         return real(h, frame)
-    pixels._decode_with_pydicom = spy
+    frame_decode._decode_with_pydicom = spy
     try:
-        pixels.decode_frame(read_header(sys.argv[1]), 0)
+        frame_decode.decode_frame(read_header(sys.argv[1]), 0)
         print("DECODED")
     except DicomReadError as exc:
         print("REFUSED", exc)

@@ -142,10 +142,10 @@ def test_linear_window_function():
 def test_undecodable_stream_reported_with_file_name(monkeypatch):
     # pydicom's JPEG-lossy.dcm is a 12-bit JPEG Extended stream that no plugin decodes; only
     # gdcm.ImageReader does (tests/dicom/test_recoverable.py): here as if it were absent.
-    from viewer.dicom import pixels
+    from viewer.dicom import frame_decode
     from viewer.errors import DicomReadError
 
-    monkeypatch.setattr(pixels, "_decode_with_gdcm_reader", lambda h, frame: None)
+    monkeypatch.setattr(frame_decode, "_decode_with_gdcm_reader", lambda h, frame: None)
     h = read_header(_local("JPEG-lossy.dcm"))
     with pytest.raises(DicomReadError) as err:
         decode_frame(h)

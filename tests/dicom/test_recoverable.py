@@ -50,7 +50,7 @@ def test_stray_transfer_syntax_in_the_data_set_loses_to_file_meta(tmp_path):
     want = pydicom.dcmread(get_testdata_file(CT)).pixel_array
     np.testing.assert_array_equal(decode_frame(h, 0), want)
     # The full-read path (big endian, deflate, damaged files) agrees.
-    from viewer.dicom.pixels import _read_dataset_pixels
+    from viewer.dicom.frame_decode import _read_dataset_pixels
 
     np.testing.assert_array_equal(_read_dataset_pixels(h, 0), want)
 

@@ -1,382 +1,49 @@
-"""Lazy pixel decoding: one frame at a time into a bounded cache, or a whole stack in parallel.
+"""Pixel access for a stack: one frame at a time into a bounded cache, or the whole volume.
 
 Values stay in their stored integer type (``int16``, ``uint16``, ...; RGB as ``uint8``
 ``(rows, columns, 3)``); :func:`to_real` applies the modality LUT when real values (HU, ...)
-are needed. Native little-endian pixel data is read straight from its byte offset into the
-destination array; compressed data is decoded by pydicom with the plugin chosen per transfer
-syntax (:mod:`viewer.dicom.codecs`). The app decodes compressed data only in worker processes
-(:mod:`viewer.dicom.decode_pool`): the native decoders can abort the process that runs them,
-and they hold the GIL. :func:`decode_frame` itself decodes here; the app calls
-:func:`decode_frame_isolated`, :func:`decode_many` or :class:`StackPixels`.
+are needed. Volumes are ``(slices, rows, columns[, 3])`` in stack order. Decoding one frame is
+:mod:`viewer.dicom.frame_decode`; compressed data is decoded only in worker processes
+(:mod:`viewer.dicom.isolated`): the native decoders can abort the process that runs them, and
+they hold the GIL. The cache is :mod:`viewer.dicom.frame_cache`. The names of those modules
+that callers use are re-exported here.
 """
 
 from __future__ import annotations
 
 import os
 import threading
-from collections import OrderedDict
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
 
 import numpy as np
 
-from viewer.dicom import codecs, decode_pool, lazy, messages
+from viewer.dicom import decode_pool
+from viewer.dicom.frame_cache import FrameCache
+from viewer.dicom.frame_decode import (
+    _native_fast,
+    decode_frame,
+    frame_shape,
+    read_native_into,
+    read_packed12,
+    stored_dtype,
+)
 from viewer.dicom.header import InstanceHeader
+from viewer.dicom.isolated import (
+    DecodeFailure,
+    decode_frame_isolated,
+    decode_many,
+    needs_isolation,
+    warm_up,
+)
 from viewer.dicom.stacks import Stack
-from viewer.errors import DicomReadError, MissingCodecError, OperationCancelled, ViewerError
+from viewer.errors import DicomReadError, MissingCodecError, OperationCancelled
 
-# ----------------------------------------------------------------------------- one frame
-
-
-def stored_dtype(h: InstanceHeader) -> np.dtype:
-    """The numpy dtype of stored values: by Bits Allocated and Pixel Representation."""
-    if h.samples_per_pixel > 1 or h.photometric == "PALETTE COLOR":
-        return np.dtype(np.uint8) if h.bits_allocated <= 8 else np.dtype("<u2")
-    bits = 8 if h.bits_allocated <= 8 else 16 if h.bits_allocated <= 16 else 32
-    kind = "i" if h.pixel_representation == 1 else "u"
-    return np.dtype(f"<{kind}{bits // 8}")
-
-
-def frame_shape(h: InstanceHeader) -> tuple[int, ...]:
-    """(rows, columns), or (rows, columns, 3) for colour images (shown as RGB)."""
-    if h.samples_per_pixel > 1 or h.photometric == "PALETTE COLOR":
-        return (h.rows, h.columns, 3)
-    return (h.rows, h.columns)
-
-
-def _native_fast(h: InstanceHeader) -> bool:
-    return (
-        h.is_native
-        and h.transfer_syntax in codecs.NATIVE_SYNTAXES
-        and h.transfer_syntax != codecs.EXPLICIT_VR_BE
-        and h.samples_per_pixel == 1
-        and h.photometric in ("MONOCHROME1", "MONOCHROME2")
-        and h.bits_allocated in (8, 16, 32)
-        and h.mosaic is None  # frames of a mosaic are tiles, not consecutive bytes
-    )
-
-
-def _fix_sign(arr: np.ndarray, h: InstanceHeader) -> np.ndarray:
-    """Keep only Bits Stored: sign-extend signed values, clear unused high bits of unsigned
-    ones (older files keep overlays there)."""
-    if h.bits_stored < h.bits_allocated and arr.dtype.kind in "iu":
-        if h.pixel_representation == 1:
-            shift = arr.dtype.itemsize * 8 - h.bits_stored
-            np.left_shift(arr, shift, out=arr)
-            np.right_shift(arr, shift, out=arr)
-        else:
-            np.bitwise_and(arr, (1 << h.bits_stored) - 1, out=arr)
-    return arr
-
-
-def read_native_into(h: InstanceHeader, frame: int, out: np.ndarray) -> None:
-    """Read native frame ``frame`` of ``h`` straight into ``out`` (shape and dtype must match)."""
-    nbytes = out.nbytes
-    try:
-        with open(h.path, "rb", buffering=0) as f:
-            f.seek(h.pixel_offset + frame * nbytes)
-            got = f.readinto(memoryview(out).cast("B"))
-    except OSError as exc:
-        raise DicomReadError(f"{h.path}: cannot read pixel data ({exc.strerror})") from None
-    if got != nbytes:
-        raise DicomReadError(f"{h.path}: pixel data truncated (frame {frame + 1})")
-    _fix_sign(out, h)
-
-
-def _packed12(h: InstanceHeader) -> bool:
-    return (h.bits_allocated == 12 and h.is_native and h.samples_per_pixel == 1
-            and h.pixel_offset is not None and h.transfer_syntax != codecs.EXPLICIT_VR_BE)
-
-
-def read_packed12(h: InstanceHeader, frame: int) -> np.ndarray:
-    """Frame ``frame`` of Bits Allocated 12 pixel data (ACR-NEMA packing, as GDCM and DCMTK
-    read it): two pixels in three bytes, p0 = b0 | (b1 & 0x0F) << 8, p1 = b1 >> 4 | b2 << 4.
-    Returns ``(rows, columns)`` uint16 (int16 when signed)."""
-    n = h.rows * h.columns
-    start_bit = frame * n * 12
-    first = start_bit // 8
-    count = (n + 1) // 2 * 3
-    try:
-        with open(h.path, "rb") as f:
-            f.seek(h.pixel_offset + first)
-            raw = f.read(count + 2)
-    except OSError as exc:
-        raise DicomReadError(f"{h.path}: cannot read pixel data ({exc.strerror})") from None
-    if start_bit % 8:  # an odd pixel count: this frame starts mid-byte; realign by a nibble
-        b = np.frombuffer(raw, np.uint8).astype(np.uint16)
-        raw = (((b[:-1] >> 4) | (b[1:] << 4)) & 0xFF).astype(np.uint8).tobytes()
-    if len(raw) < (n * 3 + 1) // 2:
-        raise DicomReadError(f"{h.path}: pixel data truncated (frame {frame + 1})")
-    b = np.frombuffer(raw[:count].ljust(count, b"\0"), np.uint8).reshape(-1, 3)
-    b = b.astype(np.uint16)
-    out = np.empty(b.shape[0] * 2, np.uint16)
-    out[0::2] = b[:, 0] | ((b[:, 1] & 0x0F) << 8)
-    out[1::2] = (b[:, 1] >> 4) | (b[:, 2] << 4)
-    out = out[:n].reshape(h.rows, h.columns)
-    bits = min(max(h.bits_stored, 1), 12)
-    if h.pixel_representation == 1:  # sign-extend from Bits Stored
-        return (out.astype(np.int16) << (16 - bits)) >> (16 - bits)
-    return out & ((1 << bits) - 1)
-
-
-def _short(exc: Exception) -> str:
-    """Last line of a decoder's message (pydicom nests every plugin's error)."""
-    lines = [ln.strip() for ln in str(exc).splitlines() if ln.strip()]
-    return lines[-1] if lines else type(exc).__name__
-
-
-def _read_dataset_pixels(h: InstanceHeader, frame: int) -> np.ndarray:
-    """Decode through a full dataset read: deflate, big endian, files without file meta."""
-    ds = lazy.pydicom().dcmread(h.path, force=True)
-    for tag in [t for t in ds.keys() if t.group == 0x0002]:
-        del ds[tag]
-    # pydicom lets a stray (0002,0010) inside the data set replace File Meta's; the header
-    # reader kept the real File Meta one (or the default for files without File Meta).
-    ds.file_meta.TransferSyntaxUID = h.transfer_syntax
-    arr = ds.pixel_array
-    return arr[frame] if h.number_of_frames > 1 else arr
-
-
-def _decode_with_gdcm_reader(h: InstanceHeader, frame: int) -> np.ndarray | None:
-    """Frame ``frame`` (monochrome) through ``gdcm.ImageReader`` on the whole file, or None
-    when GDCM is not installed. Raises ValueError when GDCM cannot read it either."""
-    try:
-        import gdcm
-    except ImportError:
-        return None
-    reader = gdcm.ImageReader()
-    reader.SetFileName(h.path)
-    if not reader.Read():
-        raise ValueError("GDCM cannot read the file")
-    img = reader.GetImage()
-    scalar = img.GetPixelFormat().GetScalarTypeAsString()
-    dtype = {"UINT8": "u1", "INT8": "i1", "UINT16": "<u2", "INT16": "<i2",
-             "UINT32": "<u4", "INT32": "<i4"}.get(scalar)
-    if dtype is None:
-        raise ValueError(f"GDCM gives {scalar} pixels")
-    # The buffer arrives as str; surrogateescape gives back its bytes (as pydicom did).
-    buf = img.GetBuffer().encode("utf-8", "surrogateescape")
-    n = h.rows * h.columns
-    data = np.frombuffer(buf, dtype=dtype)
-    if data.size < (frame + 1) * n:
-        raise ValueError("GDCM decoded fewer frames than the header says")
-    return data[frame * n:(frame + 1) * n].reshape(h.rows, h.columns).copy()
-
-
-def _decode_with_pydicom(h: InstanceHeader, frame: int) -> np.ndarray:
-    pixel_array = lazy.pydicom_pixels().pixel_array
-
-    ts = h.transfer_syntax
-    index = frame if h.number_of_frames > 1 else None
-    errors = []
-    arr = None
-    if ts in codecs.NATIVE_SYNTAXES:
-        try:
-            if ts in (codecs.EXPLICIT_VR_BE, codecs.DEFLATED_EXPLICIT_VR_LE):
-                arr = _read_dataset_pixels(h, frame)
-            else:
-                try:
-                    arr = pixel_array(h.path, index=index)
-                except (AttributeError, KeyError, ValueError):
-                    arr = _read_dataset_pixels(h, frame)
-        except Exception as exc:  # damaged data: report, never crash the caller
-            errors.append(_short(exc))
-    else:
-        plugins = codecs.available_plugins(ts)
-        if not plugins:
-            if ts in codecs.CHOICES:
-                raise MissingCodecError(h.path, codecs.syntax_name(ts), codecs.missing_packages(ts))
-            raise DicomReadError(
-                f"{h.path}: {codecs.syntax_name(ts)} is not supported; "
-                "convert the file to a standard transfer syntax (e.g. with gdcmconv)"
-            )
-        for plugin in plugins:
-            try:
-                arr = pixel_array(h.path, index=index, decoding_plugin=plugin)
-                break
-            except (KeyboardInterrupt, SystemExit):
-                raise
-            except BaseException as exc:  # noqa: B036 - decoders raise anything on corrupt
-                # streams, even BaseException (a Rust codec's PanicException); try the next
-                errors.append(f"{plugin}: {_short(exc)}")
-        if arr is None:
-            # pydicom's file reader is stricter than its dataset reader (e.g. an implicit VR
-            # data set under an explicit syntax): one last try through a full read.
-            try:
-                arr = _read_dataset_pixels(h, frame)
-            except (KeyboardInterrupt, SystemExit):
-                raise
-            except BaseException as exc:  # noqa: B036 - report below with the plugins' errors
-                errors.append(f"dataset read: {_short(exc)}")
-        if arr is None and h.samples_per_pixel == 1:
-            # Some real 12-bit JPEG Extended streams (a marker where libjpeg does not expect
-            # one) fail in pylibjpeg and in pydicom's GDCM plugin, yet GDCM's own reader,
-            # like DCMTK, decodes them.
-            try:
-                arr = _decode_with_gdcm_reader(h, frame)
-            except (KeyboardInterrupt, SystemExit):
-                raise
-            except BaseException as exc:  # noqa: B036 - report below with the others
-                errors.append(f"gdcm reader: {_short(exc)}")
-    if arr is None:
-        raise DicomReadError(
-            f"{h.path}: cannot decode {codecs.syntax_name(ts)} pixel data "
-            f"(frame {frame + 1}): {messages.short_decoder_error('; '.join(errors))}; "
-            f"{messages.REEXPORT}"
-        )
-    if h.photometric == "PALETTE COLOR":
-        pydicom = lazy.pydicom()
-        apply_color_lut = lazy.pydicom_pixels().apply_color_lut
-
-        try:
-            # force: the pixels were read without a preamble too (the header reader allows it)
-            ds = pydicom.dcmread(h.path, stop_before_pixels=True, force=True)
-            arr = apply_color_lut(arr, ds)
-        except (ValueError, KeyError, AttributeError, TypeError, IndexError, OSError,
-                lazy.pydicom().errors.InvalidDicomError) as exc:
-            raise DicomReadError(
-                f"{h.path}: PALETTE COLOR image without a usable colour palette "
-                f"({messages.short_decoder_error(exc)}); {messages.REEXPORT}") from exc
-        if arr.dtype != np.uint8:
-            arr = (arr >> 8).astype(np.uint8) if arr.dtype.itemsize == 2 else arr.astype(np.uint8)
-    want = stored_dtype(h)
-    if arr.dtype != want and arr.ndim == 2:
-        arr = arr.astype(want)
-    if arr.shape != frame_shape(h):
-        raise DicomReadError(
-            f"{h.path}: decoded frame is {'x'.join(map(str, arr.shape))}, the header says "
-            f"{'x'.join(map(str, frame_shape(h)))}; {messages.REEXPORT}"
-        )
-    return arr
-
-
-def decode_frame(h: InstanceHeader, frame: int = 0) -> np.ndarray:
-    """Stored values of frame ``frame`` (0-based) of one file.
-
-    Returns ``(rows, columns)`` in the stored integer type, or ``(rows, columns, 3)`` uint8
-    RGB for colour (YBR is converted to RGB, palettes applied).
-
-    Raises
-    ------
-    MissingCodecError
-        No installed package decodes the transfer syntax; the message names the package.
-    DicomReadError
-        The pixel data is damaged or truncated, or its codestream differs from the header.
-    """
-    if h.mosaic is not None:  # a Siemens mosaic: cut the slice from the stored image
-        from viewer.dicom import mosaic
-
-        return mosaic.tile(h, frame, decode_frame)
-    if _packed12(h):
-        return read_packed12(h, frame)
-    if _native_fast(h):
-        out = np.empty(frame_shape(h), dtype=stored_dtype(h))
-        read_native_into(h, frame, out)
-        return out
-    from viewer.dicom import codestream
-
-    # A codestream larger than the header says makes GDCM abort the process: never pass one on.
-    codestream.check_frame(h, frame)
-    return _decode_with_pydicom(h, frame)
-
-
-# ----------------------------------------------------------------------------- isolated
-
-
-@dataclass(frozen=True, slots=True)
-class DecodeFailure:
-    """A frame a worker could not decode; plain data, so that it always unpickles (an
-    exception whose ``__init__`` takes other arguments would break the pool on the way)."""
-
-    message: str
-    missing: tuple[str, str, tuple[str, ...]] | None = None  # MissingCodecError's arguments
-
-
-def _decode_batch(items: Sequence[tuple[InstanceHeader, int]]) -> list:
-    """(worker process) Decode several frames: an array or a :class:`DecodeFailure` each."""
-    out: list = []
-    for h, f in items:
-        try:
-            out.append(decode_frame(h, f))
-        except MissingCodecError as exc:
-            out.append(DecodeFailure(str(exc), (exc.path, exc.syntax_name, tuple(exc.packages))))
-        except ViewerError as exc:
-            out.append(DecodeFailure(str(exc)))
-        except (KeyboardInterrupt, SystemExit):
-            raise
-        except BaseException as exc:  # noqa: B036 - a decoder's own failure on this file
-            # (PanicException of a Rust codec is a BaseException): the file's problem
-            out.append(DecodeFailure(f"{h.path}: cannot decode pixel data (frame {f + 1}): "
-                                     f"{messages.short_decoder_error(exc)}"))
-    return out
-
-
-def needs_isolation(h: InstanceHeader) -> bool:
-    """Whether decoding ``h`` runs a native decoder (anything but plain native pixel data)."""
-    return not (h.is_native and h.transfer_syntax in codecs.NATIVE_SYNTAXES)
-
-
-def _outcome(h: InstanceHeader, frame: int, result) -> np.ndarray | DicomReadError:
-    """A worker's result for one frame: the array, or the error to raise."""
-    if isinstance(result, np.ndarray):
-        return result
-    if isinstance(result, DecodeFailure):
-        if result.missing is not None:
-            path, name, packages = result.missing
-            return MissingCodecError(path, name, list(packages))
-        return DicomReadError(result.message)
-    assert isinstance(result, decode_pool.WorkerCrashed), result
-    return DicomReadError(
-        f"{h.path}: decoder crashed on frame {frame + 1} ({codecs.syntax_name(h.transfer_syntax)}"
-        " pixel data): the file is damaged or malformed; the other images are unaffected. "
-        "Re-export this file from its source to see it."
-    )
-
-
-def decode_many(
-    items: Sequence[tuple[InstanceHeader, int]],
-    cancel: threading.Event | None = None,
-    batch: int = 8,
-    in_flight: int | None = None,
-) -> Iterator[tuple[int, np.ndarray | DicomReadError]]:
-    """Decode ``(header, frame)`` items; yields ``(index, array or DicomReadError)`` as each
-    arrives. Compressed frames decode in worker processes (the first item alone, so it comes
-    first), native ones here. Stops quietly when ``cancel`` is set.
-
-    Raises
-    ------
-    OperationCancelled
-        The decoder processes were shut down for good (the app is exiting).
-    """
-    here = [i for i, (h, _f) in enumerate(items) if not needs_isolation(h)]
-    away = [i for i, (h, _f) in enumerate(items) if needs_isolation(h)]
-    for i in here:
-        if cancel is not None and cancel.is_set():
-            return
-        h, f = items[i]
-        try:
-            yield i, decode_frame(h, f)
-        except DicomReadError as exc:
-            yield i, exc
-    sub = [items[i] for i in away]
-    for j, result in decode_pool.run_each(_decode_batch, sub, cancel=cancel, batch=batch,
-                                          in_flight=in_flight):
-        h, f = sub[j]
-        yield away[j], _outcome(h, f, result)
-
-
-def decode_frame_isolated(h: InstanceHeader, frame: int = 0) -> np.ndarray:
-    """:func:`decode_frame`, with native decoders run in a worker process (so a crash is a
-    :class:`DicomReadError` here, not the end of the app). Raises as :func:`decode_frame`."""
-    if not needs_isolation(h):
-        return decode_frame(h, frame)
-    for _i, result in decode_many([(h, frame)]):
-        if isinstance(result, Exception):
-            raise result
-        return result
-    raise OperationCancelled("decoding stopped")  # pragma: no cover - no result means closing
-
+__all__ = [
+    "DecodeFailure", "FrameCache", "StackPixels", "decode_frame", "decode_frame_isolated",
+    "decode_many", "frame_shape", "needs_isolation", "read_native_into", "read_packed12",
+    "stored_dtype", "to_real", "to_real_volume", "warm_up",
+]
 
 # ----------------------------------------------------------------------------- values
 
@@ -410,56 +77,8 @@ def to_real_volume(stored: np.ndarray, headers) -> np.ndarray:
     return np.stack([to_real(stored[k], h) for k, h in enumerate(headers)])
 
 
-# ----------------------------------------------------------------------------- cache
-
-
-class FrameCache:
-    """Thread-safe LRU cache of decoded frames, bounded in bytes."""
-
-    def __init__(self, max_bytes: int = 512 * 1024 * 1024):
-        self.max_bytes = max_bytes
-        self._items: OrderedDict[tuple[str, int], np.ndarray] = OrderedDict()
-        self._bytes = 0
-        self._lock = threading.Lock()
-
-    def get(self, key: tuple[str, int]) -> np.ndarray | None:
-        with self._lock:
-            arr = self._items.get(key)
-            if arr is not None:
-                self._items.move_to_end(key)
-            return arr
-
-    def put(self, key: tuple[str, int], arr: np.ndarray) -> None:
-        with self._lock:
-            old = self._items.pop(key, None)
-            if old is not None:
-                self._bytes -= old.nbytes
-            self._items[key] = arr
-            self._bytes += arr.nbytes
-            while self._bytes > self.max_bytes and len(self._items) > 1:
-                _, dropped = self._items.popitem(last=False)
-                self._bytes -= dropped.nbytes
-
-    @property
-    def nbytes(self) -> int:
-        return self._bytes
-
-    def __len__(self) -> int:
-        return len(self._items)
-
-
+# The cache of every StackPixels not given its own (tests/fuzz/fuzz_child.py replaces it).
 _SHARED_CACHE = FrameCache()
-
-# ----------------------------------------------------------------------------- processes
-
-# Each worker starts from a forkserver that has already imported this module and the decoders.
-decode_pool.configure([__name__, "pydicom.pixels"])
-
-
-def warm_up() -> None:
-    """Start the decoder processes ahead of the first compressed frame (~1 s, once)."""
-    decode_pool.start()
-
 
 # ----------------------------------------------------------------------------- stacks
 

@@ -1,0 +1,127 @@
+"""Frame decoding in worker processes, so that a decoder's crash is one failed frame.
+
+:func:`decode_many` and :func:`decode_frame_isolated` run
+:func:`~viewer.dicom.frame_decode.decode_frame` for compressed data in the
+:mod:`viewer.dicom.decode_pool` workers (native pixel data is read here: no native decoder
+runs); results are arrays in the stored type, failures :class:`DicomReadError`. The workers
+unpickle :func:`_decode_batch` by this module's path, and their forkserver preloads it.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from viewer.dicom import codecs, decode_pool, messages
+from viewer.dicom.frame_decode import decode_frame
+from viewer.dicom.header import InstanceHeader
+from viewer.errors import DicomReadError, MissingCodecError, OperationCancelled, ViewerError
+
+
+@dataclass(frozen=True, slots=True)
+class DecodeFailure:
+    """A frame a worker could not decode; plain data, so that it always unpickles (an
+    exception whose ``__init__`` takes other arguments would break the pool on the way)."""
+
+    message: str
+    missing: tuple[str, str, tuple[str, ...]] | None = None  # MissingCodecError's arguments
+
+
+def _decode_batch(items: Sequence[tuple[InstanceHeader, int]]) -> list:
+    """(worker process) Decode several frames: an array or a :class:`DecodeFailure` each."""
+    out: list = []
+    for h, f in items:
+        try:
+            out.append(decode_frame(h, f))
+        except MissingCodecError as exc:
+            out.append(DecodeFailure(str(exc), (exc.path, exc.syntax_name, tuple(exc.packages))))
+        except ViewerError as exc:
+            out.append(DecodeFailure(str(exc)))
+        except (KeyboardInterrupt, SystemExit):
+            raise
+        except BaseException as exc:  # noqa: B036 - a decoder's own failure on this file
+            # (PanicException of a Rust codec is a BaseException): the file's problem
+            out.append(DecodeFailure(f"{h.path}: cannot decode pixel data (frame {f + 1}): "
+                                     f"{messages.short_decoder_error(exc)}"))
+    return out
+
+
+def needs_isolation(h: InstanceHeader) -> bool:
+    """Whether decoding ``h`` runs a native decoder (anything but plain native pixel data)."""
+    return not (h.is_native and h.transfer_syntax in codecs.NATIVE_SYNTAXES)
+
+
+def _outcome(h: InstanceHeader, frame: int, result) -> np.ndarray | DicomReadError:
+    """A worker's result for one frame: the array, or the error to raise."""
+    if isinstance(result, np.ndarray):
+        return result
+    if isinstance(result, DecodeFailure):
+        if result.missing is not None:
+            path, name, packages = result.missing
+            return MissingCodecError(path, name, list(packages))
+        return DicomReadError(result.message)
+    assert isinstance(result, decode_pool.WorkerCrashed), result
+    return DicomReadError(
+        f"{h.path}: decoder crashed on frame {frame + 1} ({codecs.syntax_name(h.transfer_syntax)}"
+        " pixel data): the file is damaged or malformed; the other images are unaffected. "
+        "Re-export this file from its source to see it."
+    )
+
+
+def decode_many(
+    items: Sequence[tuple[InstanceHeader, int]],
+    cancel: threading.Event | None = None,
+    batch: int = 8,
+    in_flight: int | None = None,
+) -> Iterator[tuple[int, np.ndarray | DicomReadError]]:
+    """Decode ``(header, frame)`` items; yields ``(index, array or DicomReadError)`` as each
+    arrives. Compressed frames decode in worker processes (the first item alone, so it comes
+    first), native ones here. Stops quietly when ``cancel`` is set.
+
+    Raises
+    ------
+    OperationCancelled
+        The decoder processes were shut down for good (the app is exiting).
+    """
+    here = [i for i, (h, _f) in enumerate(items) if not needs_isolation(h)]
+    away = [i for i, (h, _f) in enumerate(items) if needs_isolation(h)]
+    for i in here:
+        if cancel is not None and cancel.is_set():
+            return
+        h, f = items[i]
+        try:
+            yield i, decode_frame(h, f)
+        except DicomReadError as exc:
+            yield i, exc
+    sub = [items[i] for i in away]
+    for j, result in decode_pool.run_each(_decode_batch, sub, cancel=cancel, batch=batch,
+                                          in_flight=in_flight):
+        h, f = sub[j]
+        yield away[j], _outcome(h, f, result)
+
+
+def decode_frame_isolated(h: InstanceHeader, frame: int = 0) -> np.ndarray:
+    """:func:`decode_frame`, with native decoders run in a worker process (so a crash is a
+    :class:`DicomReadError` here, not the end of the app). Raises as :func:`decode_frame`."""
+    if not needs_isolation(h):
+        return decode_frame(h, frame)
+    for _i, result in decode_many([(h, frame)]):
+        if isinstance(result, Exception):
+            raise result
+        return result
+    raise OperationCancelled("decoding stopped")  # pragma: no cover - no result means closing
+
+
+# ----------------------------------------------------------------------------- processes
+
+# Each worker starts from a forkserver that has already imported this module (and through it
+# the frame decoders) and pydicom's decoders.
+decode_pool.configure([__name__, "pydicom.pixels"])
+
+
+def warm_up() -> None:
+    """Start the decoder processes ahead of the first compressed frame (~1 s, once)."""
+    decode_pool.start()
