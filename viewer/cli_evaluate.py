@@ -52,11 +52,12 @@ def _predict(args, stack):
 
 def _segmentation(args, truth: Path) -> tuple[dict, list[str], dict]:
     from viewer.evaluate.evaluate import evaluate_segmentation
-    from viewer.evaluate.sources import find_sources
+    from viewer.evaluate.sources import find_sources, shown_path
 
     refs = find_sources(truth)
     preds = find_sources(Path(args.pred)) if args.pred else None
-    cases, notes, model = [], [], {"id": args.model or f"predictions in {args.pred}"}
+    cases, notes, model = [], [], {"id": args.model or
+                                    f"predictions in {shown_path(args.pred)}"}
     for _, st in _stacks(args.data):
         src = refs.get(st.series_uid)
         if src is None:
@@ -102,11 +103,12 @@ def _from_report(rep: dict):
 def _classification(args, truth: Path) -> tuple[dict, list[str], dict, tuple]:
     from viewer.evaluate.classmetrics import classification_metrics  # noqa: F401 (sklearn)
     from viewer.evaluate.evaluate import evaluate_classification
-    from viewer.evaluate.sources import find_reports
+    from viewer.evaluate.sources import find_reports, shown_path
 
     rows = _read_csv(truth)
     reports = find_reports(Path(args.pred)) if args.pred else None
-    ys, ss, classes, model = [], [], None, {"id": args.model or f"reports in {args.pred}"}
+    ys, ss, classes, model = [], [], None, {"id": args.model or
+                                            f"reports in {shown_path(args.pred)}"}
     excluded = {"outside the model's range": 0, "slice not in the series": 0}
     used = set()
     for data, st in _stacks(args.data):
@@ -168,6 +170,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
                     "outputs), not both", EXIT_USAGE)
     from viewer.evaluate import evaluate as ev
     from viewer.evaluate import report
+    from viewer.evaluate.sources import shown_path
 
     truth = Path(args.truth).expanduser()
     out = Path(args.out).expanduser()
@@ -186,7 +189,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
             return fail("evaluate", f"--truth {truth}: no such file or folder", EXIT_USAGE)
     except (LookupError, ValueError) as exc:
         return fail("evaluate", str(exc), EXIT_USAGE)
-    doc = ev.document(model, str(truth), seg, cls, args.resamples, args.seed)
+    doc = ev.document(model, shown_path(truth), seg, cls, args.resamples, args.seed)
     doc["notes"] = notes
     try:
         out.mkdir(parents=True, exist_ok=True)

@@ -160,9 +160,8 @@ def series_mismatches(rules: Rules, stack) -> list[str]:
             text = "\\".join(h.image_type)
             out.append(f"needs ORIGINAL images; this series is {' and '.join(bad)} "
                        f"(Image Type {text})")
-    part = str(getattr(h, "body_part", "") or "").upper()
-    if rules.body_part and part and part not in _BODY_PARTS.get(rules.body_part.lower(),
-                                                                (rules.body_part.upper(),)):
+    part = str(getattr(h, "body_part", "") or "").strip()
+    if rules.body_part and part and not body_part_fits(rules.body_part, part):
         out.append(f"needs {rules.body_part}; this series' Body Part Examined is {part}")
     if rules.min_coverage_mm is not None:
         cov = coverage_mm(stack)
@@ -172,7 +171,25 @@ def series_mismatches(rules: Rules, stack) -> list[str]:
     return out
 
 
-_BODY_PARTS = {"brain": ("BRAIN", "HEAD", "SKULL", "HEADNECK")}
+def _part_key(text: str) -> str:
+    # Body Part Examined is CS but written freely ("Head Neck", "HEAD_NECK"): compare without
+    # case, spaces, underscores or hyphens.
+    return "".join(c for c in text.upper() if c.isalnum())
+
+
+# Synonym groups (DICOM PS3.16 Annex L defined terms; models/README.md, "Applicability"): a
+# manifest naming any member accepts a series naming any member. A head volume holds the
+# brain, so the brain models accept HEAD, SKULL and HEADNECK studies too.
+_BODY_PART_GROUPS = (frozenset({"BRAIN", "HEAD", "SKULL", "HEADNECK"}),)
+
+
+def body_part_fits(required: str, examined: str) -> bool:
+    """Whether a series' Body Part Examined ``examined`` is the manifest's ``required`` part
+    or one of its synonyms."""
+    need, have = _part_key(required), _part_key(examined)
+    if need == have:
+        return True
+    return any(need in g and have in g for g in _BODY_PART_GROUPS)
 
 
 # ----------------------------------------------------------------------------- result checks

@@ -97,6 +97,7 @@ class InstanceHeader:
     trigger_time: float | None = None
     acquisition_time: str = ""
     image_type: tuple[str, ...] = ()
+    body_part: str = ""  # Body Part Examined (0018,0015), as written (CS, e.g. HEAD)
     frame_of_reference_uid: str = ""
     orientation: tuple[float, ...] | None = None
     frame_positions: tuple[tuple[float, float, float] | None, ...] = ()
@@ -293,6 +294,7 @@ def _from_values(path: str, ts: str, media_sop: str | None, v: dict, **extra) ->
         diffusion_direction=b_direction,
         acquisition_time=str(v.get("AcquisitionTime") or ""),
         image_type=tuple(str(x) for x in _as_tuple(v.get("ImageType"))),
+        body_part=str(v.get("BodyPartExamined") or "").strip(),
         frame_of_reference_uid=str(v.get("FrameOfReferenceUID") or ""),
         orientation=orientation,
         frame_positions=(position,),

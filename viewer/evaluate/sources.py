@@ -114,3 +114,14 @@ def find_reports(folder: Path) -> dict[str, dict]:
         if isinstance(rep, dict) and "slice_scores" in rep:
             out[str(rep["series"]["series_uid"])] = rep
     return out
+
+
+def shown_path(path: str | Path) -> str:
+    """``path`` as metrics.json and report.html record it: relative to the working folder when
+    inside it, else its last two parts; never absolute (reports are shared, and absolute
+    paths leak user and machine names)."""
+    p = Path(path).expanduser().resolve()
+    try:
+        return p.relative_to(Path.cwd().resolve()).as_posix() or "."
+    except ValueError:
+        return "/".join(p.parts[-2:]) if len(p.parts) > 2 else p.name
