@@ -1,5 +1,6 @@
 """``radviewer export PATH --series N|UID [--slice K] [--window C,W | --preset NAME]
-[--seg FILE | --model ID] --out FILE.png|FILE.jpg|FILE.dcm|DIR [--skip-bad]``.
+[--seg FILE | --model ID] [--plane acquired|axial|coronal|sagittal]
+--out FILE.png|FILE.jpg|FILE.dcm|DIR [--skip-bad]``.
 
 The same images as the window's native-resolution export: :mod:`viewer.export.scene` and
 :mod:`viewer.export.compose` draw both. Colour images are drawn as stored (no window).
@@ -85,6 +86,13 @@ def cmd_export(args: argparse.Namespace) -> int:
         return fail("export", "give --seg or --model, not both", EXIT_USAGE)
     if not 1 <= args.scale <= 8:
         return fail("export", "--scale: give an integer factor from 1 to 8", EXIT_USAGE)
+    from viewer.cli_export_plane import ACQUIRED
+    from viewer.dicom.reformat import PLANES
+
+    args.plane = (args.plane or ACQUIRED).lower()
+    if args.plane not in (ACQUIRED, *PLANES):
+        return fail("export", f"--plane {args.plane!r}: choose acquired, "
+                    f"{', '.join(PLANES)}", EXIT_USAGE)
     try:
         catalog = scan_folder(study_path(args.path, args.sample))
         remember_catalog(catalog)
@@ -113,6 +121,10 @@ def cmd_export(args: argparse.Namespace) -> int:
     except ViewerError as exc:
         return fail("export", str(exc), EXIT_FAILURE)
     try:
+        if args.plane != ACQUIRED:
+            from viewer.cli_export_plane import export_plane
+
+            return export_plane(args, stack, index, pixels, result)
         return _export(args, catalog, stack, index, pixels, result)
     except (OperationCancelled, KeyboardInterrupt):
         return fail("export", "interrupted; nothing was written", EXIT_INTERRUPTED)
@@ -239,6 +251,10 @@ def add_parser(sub) -> None:
     ex.add_argument("--series", help=SERIES_HELP)
     ex.add_argument("--slice", help="slice number (1-based) or range A-B; default: the middle "
                     "slice, or the one with the most labelled pixels / the top score")
+    ex.add_argument("--plane", default="acquired",
+                    help="acquired (default), or axial, coronal or sagittal: a plane "
+                    "reformatted from the volume, as the window shows it (--slice K counts "
+                    "along it; default the middle)")
     win = ex.add_mutually_exclusive_group()
     win.add_argument("--window", help="centre,width in real units (HU for CT), e.g. -600,1500")
     win.add_argument("--preset", help="a CT preset (lung, bone, brain, ...), header or auto")

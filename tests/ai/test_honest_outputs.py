@@ -230,7 +230,16 @@ def test_chest_ct_relabelled_as_mr_is_flagged_with_exit_3(entries, shared_data, 
         ds = pydicom.dcmread(f)
         ds.Modality = "MR"
         ds.SeriesDescription = "T1 MPRAGE"  # the lie: nothing but the pixels gives it away
+        ds.BodyPartExamined = "CHEST"
         ds.save_as(dst / f.name)
+    # Its Body Part Examined still says CHEST: the model is refused before it runs.
+    assert cli_main(["analyze", str(dst), "--model", "brainchop-tissue",
+                     "--out", str(tmp_path / "refused"), "--quiet"]) == 2
+    assert "CHEST" in capsys.readouterr().err
+    for f in sorted(dst.glob("*.dcm")):  # the header lies about that too: only the volume
+        ds = pydicom.dcmread(f)
+        del ds.BodyPartExamined
+        ds.save_as(f)
     code = cli_main(["analyze", str(dst), "--model", "brainchop-tissue",
                      "--out", str(tmp_path / "o"), "--seg-out", str(tmp_path / "seg.dcm"),
                      "--quiet"])

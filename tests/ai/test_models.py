@@ -233,8 +233,11 @@ def test_cost_hint_warns_when_memory_is_short(tmp_path):
     mf["resources"] = {"memory_gb": 7.1, "seconds": 22, "measured_on": "2 CPU cores"}
     (folder / "manifest.json").write_text(json.dumps(mf))
     entry = make_entry(load_manifest(folder / "manifest.json"), "test")
-    assert cost_hint(entry, free_gb=64) == "about 22 s and 7.1 GB of memory on 2 CPU cores"
-    assert "Only 3.0 GB is free now" in cost_hint(entry, free_gb=3.0)
+    from viewer.ai.calibration import REFERENCE_GFLOPS
+    assert cost_hint(entry, free_gb=64, gflops=REFERENCE_GFLOPS) == (
+        "about 22 s and 7.1 GB of memory on this computer (measured on 2 CPU cores, scaled "
+        "by a speed test)")
+    assert "Only 3.0 GB is free now" in cost_hint(entry, free_gb=3.0, gflops=REFERENCE_GFLOPS)
     mf["resources"] = {"memory_gb": "lots"}
     (folder / "manifest.json").write_text(json.dumps(mf))
     with pytest.raises(ModelError, match="resources 'memory_gb' should be a finite number"):

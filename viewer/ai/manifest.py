@@ -139,12 +139,13 @@ def _ints(v, n: int, where: str, field: str, lo: int, hi: int) -> tuple[int, ...
 
 
 def _resources(data: dict, where: str) -> dict:
-    """Optional measured cost of one run: ``memory_gb`` (peak RSS), ``seconds`` (whole run)
-    and ``measured_on`` (the machine, in words); shown in the model picker."""
+    """Optional measured cost of one run: ``memory_gb`` (peak RSS), ``seconds`` (whole run),
+    ``measured_on`` (the machine, in words) and ``reference_gflops`` (that machine's
+    :func:`viewer.ai.calibration.measure_gflops`); shown in the model picker."""
     res = data.get("resources", {})
     if not isinstance(res, dict):
         raise ModelError(f"{where}: field 'resources' should be an object")
-    for key in ("memory_gb", "seconds"):
+    for key in ("memory_gb", "seconds", "reference_gflops"):
         if key in res:
             _number(res[key], where, f"resources {key!r}", lo=0)
     return dict(res)

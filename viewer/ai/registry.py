@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
 
+from viewer.ai import calibration
 from viewer.ai.manifest import ModelManifest, load_manifest
 from viewer.ai.model_files import HASHES, check_readable, confined
 from viewer.ai.rules import series_mismatches
@@ -249,18 +250,31 @@ def available_memory_gb() -> float | None:
     return None
 
 
-def cost_hint(entry: ModelEntry, free_gb: float | None = None) -> str | None:
+def cost_hint(entry: ModelEntry, free_gb: float | None = None,
+              gflops: float | None = None) -> str | None:
     """A line on what one run costs (from the manifest's ``resources``) and a warning when
-    the measured peak memory exceeds what is free now (``free_gb``, default: measured)."""
+    the measured peak memory exceeds what is free now (``free_gb``, default: measured).
+    The time is scaled by this computer's speed (``gflops``, default: the figure already
+    measured by :func:`viewer.ai.calibration.machine_gflops`; unscaled when there is none)."""
     res = entry.manifest.resources
+    speed = calibration.known_gflops() if gflops is None else gflops
     parts = []
     if "seconds" in res:
-        parts.append(f"about {res['seconds']:.0f} s")
+        seconds = res["seconds"]
+        if speed:
+            seconds *= calibration.time_factor(
+                speed, res.get("reference_gflops", calibration.REFERENCE_GFLOPS))
+        parts.append(f"about {seconds:.0f} s")
     if "memory_gb" in res:
         parts.append(f"{res['memory_gb']:.1f} GB of memory")
     if not parts:
         return None
-    text = " and ".join(parts) + (f" on {res['measured_on']}" if res.get("measured_on") else "")
+    text = " and ".join(parts)
+    if speed and "seconds" in res:
+        text += " on this computer" + (f" (measured on {res['measured_on']}, scaled by a "
+                                       f"speed test)" if res.get("measured_on") else "")
+    elif res.get("measured_on"):
+        text += f" on {res['measured_on']}"
     free = available_memory_gb() if free_gb is None else free_gb
     if "memory_gb" in res and free is not None and free < res["memory_gb"]:
         text += (f". Only {free:.1f} GB is free now: close other programs first, "

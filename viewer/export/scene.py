@@ -128,3 +128,45 @@ def slice_scene(pixels: StackPixels, index: int, window: Window | None = None, *
         scene.legend = legend_for(result, visible, colors,
                                   index if result.slice_scores is not None else None)
     return scene
+
+
+def plane_scene(pixels: StackPixels, reformat, plane: str, index: int,
+                window: Window | None = None, *, result=None,
+                opacity: float = DEFAULT_OPACITY, outline: bool = False,
+                include_patient: bool = False) -> Scene:
+    """The scene of reformatted ``plane`` (axial, coronal, sagittal) image ``index`` (0-based
+    along S, P or L) of a loaded grey-scale volume, as the window's MPR view draws it.
+
+    ``reformat`` is the :class:`viewer.dicom.reformat.Reformat` of ``pixels`` (after
+    ``load_volume``); a label volume of ``result`` (slices, rows, columns, aligned with the
+    stack) goes through the same re-indexing. Spacing is the plane's (row mm, column mm), so
+    :func:`~viewer.export.compose.render` stretches anisotropic planes to their physical
+    aspect.
+    """
+    from viewer.dicom.pixels import to_real_volume
+
+    stack = pixels.stack
+    h = stack.first
+    # Real values per source slice first (PET may rescale each slice), then re-index.
+    real = np.ascontiguousarray(reformat.plane(
+        to_real_volume(pixels.frame_volume(), [f.header for f in stack.frames]), plane, index))
+    window = window or default_window(h, real)
+    spacing = usable_spacing(reformat.pixel_spacing(plane))
+    calibration = pixel_spacing.millimetres(spacing)
+    scene = Scene(real=real, window=window, spacing=spacing,
+                  invert=h.photometric == "MONOCHROME1")
+    scene.corners = corner_text(
+        h, title=stack_title(stack), plane=plane, index=index,
+        n_slices=reformat.n_slices(plane), position_mm=reformat.position_mm(plane, index),
+        window=window, spacing=spacing, include_patient=include_patient,
+        calibration=calibration)
+    scene.letters = reformat.edge_letters(plane)
+    if result is not None:
+        visible = {lab.value for lab in result.labels}
+        if result.label_volume is not None:
+            scene.labels = np.ascontiguousarray(
+                reformat.plane(result.label_volume, plane, index))
+            scene.lut = label_lut(result, visible, opacity)
+            scene.outline = outline
+        scene.legend = legend_for(result, visible)  # series scores: no acquired slice here
+    return scene

@@ -20,6 +20,7 @@ from PySide6.QtWidgets import (
     QVBoxLayout,
 )
 
+from viewer.ai.calibration import machine_gflops
 from viewer.ai.registry import (
     applicability_warnings,
     cost_hint,
@@ -38,6 +39,10 @@ def discover_in_background(user_dirs: list[str], verify: bool,
     receiver closed meanwhile is not called."""
     def work():
         errors: list[str] = []
+        try:  # the speed test scales the picker's time estimates (cost_hint); cached
+            machine_gflops()
+        except Exception:  # an estimate left unscaled is no reason to lose the models
+            log.exception("speed test failed")
         try:
             return discover(list(user_dirs), verify=verify, errors=errors), errors
         except Exception as exc:  # discover isolates each model; this is a bug, say so
