@@ -68,3 +68,22 @@ def sample_catalog():
     from viewer.paths import sample_study_dir
 
     return scan_folder(sample_study_dir())
+
+
+@pytest.fixture(scope="session")
+def sample_t1_tissue():
+    """The bundled tissue model on the sample T1, run once for the whole session (~10 s):
+    ``(stack, StackPixels, AnalysisResult)``. Tests that check the run itself use it; tests of
+    the command line or the window run their own."""
+    pytest.importorskip("onnxruntime")
+    from viewer.ai.registry import discover
+    from viewer.ai.runner import Runner
+    from viewer.dicom.pixels import StackPixels
+    from viewer.dicom.scan import scan_folder
+    from viewer.paths import sample_study_dir
+
+    stack = scan_folder(str(sample_study_dir())).stacks()[0]
+    assert "MEMPRAGE" in stack.label
+    px = StackPixels(stack)
+    entry = {e.id: e for e in discover()}["brainchop-tissue"]
+    return stack, px, Runner().run(entry, px)

@@ -34,11 +34,9 @@ def sample_stacks():
 
 
 @pytest.fixture(scope="module")
-def tissue(entries, sample_stacks):
-    t1 = sample_stacks[0]
-    assert "MEMPRAGE" in t1.label
-    px = StackPixels(t1)
-    return px, Runner().run(entries["brainchop-tissue"], px)
+def tissue(sample_t1_tissue):
+    _, px, result = sample_t1_tissue  # run once per session (conftest)
+    return px, result
 
 
 def test_tissue_volumes_are_adult_and_inside_the_head(tissue):

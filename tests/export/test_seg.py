@@ -22,7 +22,6 @@ from viewer.dicom.pixels import StackPixels
 from viewer.dicom.scan import scan_folder
 from viewer.dicom.seg import SegOverlay, lab_to_rgb, property_codes, read_seg, write_seg
 from viewer.errors import DicomReadError, ExportError
-from viewer.paths import sample_study_dir
 
 pytest.importorskip("highdicom")
 
@@ -31,21 +30,14 @@ pytest.importorskip("highdicom")
 
 
 @pytest.fixture(scope="module")
-def t1():
-    stack = scan_folder(str(sample_study_dir())).stacks()[0]
-    assert "MEMPRAGE" in stack.label
-    return stack
+def t1(sample_t1_tissue):
+    return sample_t1_tissue[0]
 
 
 @pytest.fixture(scope="module")
-def tissue(t1):
-    """The real tissue model on the sample T1 (~5 s)."""
-    pytest.importorskip("onnxruntime")
-    from viewer.ai.registry import discover
-    from viewer.ai.runner import Runner
-
-    entry = {e.id: e for e in discover()}["brainchop-tissue"]
-    return Runner().run(entry, StackPixels(t1))
+def tissue(sample_t1_tissue):
+    """The real tissue model on the sample T1 (shared by the session, see conftest)."""
+    return sample_t1_tissue[2]
 
 
 @pytest.fixture(scope="module")
