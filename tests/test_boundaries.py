@@ -5,7 +5,10 @@ from __future__ import annotations
 import subprocess
 import sys
 
-CORE = ["viewer.dicom", "viewer.display", "viewer.ai", "viewer.export", "viewer.cli"]
+CORE = [
+    "viewer.dicom", "viewer.display", "viewer.ai", "viewer.export", "viewer.cli",
+    "viewer.registration", "viewer.persist",
+]
 
 
 def test_core_imports_with_qt_blocked():
