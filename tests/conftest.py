@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -11,6 +12,9 @@ from skip_reasons import NO_DATA, SUMMARY
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 # Some tests import onnxruntime before viewer.ai.runner does: no telemetry from them either.
 os.environ["ORT_DISABLE_TELEMETRY"] = "1"
+# User data the commands under test write (the audit trail, viewer/audit.py) goes to a
+# throw-away folder, never into the developer's own.
+os.environ["XDG_DATA_HOME"] = tempfile.mkdtemp(prefix="radviewer-test-data-")
 
 REPO = Path(__file__).resolve().parents[1]
 

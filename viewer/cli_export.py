@@ -235,6 +235,10 @@ def _export(args, catalog, stack, index: int, pixels, result) -> int:
         warn("export", f"skipped slice {image_position(stack, k) + 1}: {reason}")
     if not written:
         raise DicomReadError(f"{out}: every slice of {where} was skipped; nothing was written")
+    from viewer.audit import record
+
+    record("export", study_uid=h.study_uid, destination=out,
+           outcome="partial" if skipped else "ok", written=len(written))
     what = written[0] if len(written) == 1 else f"{len(written)} files in {out}"
     left = f", {len(skipped)} bad slice(s) skipped" if skipped else ""
     print(f"wrote {what}{left}" + (" (research use — not a diagnosis)" if result else ""))

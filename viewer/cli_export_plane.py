@@ -72,6 +72,9 @@ def export_plane(args, stack, index: int, pixels, result) -> int:
     provenance = result.provenance() if result is not None else None
     written = images.save_image(render(scene, args.scale), out, args.overwrite,
                                 text=provenance)
+    from viewer.audit import record
+
+    record("export", study_uid=stack.first.study_uid, destination=written, written=1)
     print(f"wrote {written} ({args.plane} {k + 1}/{ref.n_slices(args.plane)})"
           + (" (research use — not a diagnosis)" if result else ""))
     return EXIT_OK

@@ -237,6 +237,10 @@ def cmd_analyze(args: argparse.Namespace) -> int:
             seg_tmp.unlink(missing_ok=True)
         if created and not done:
             _remove_if_empty(out)
+    from viewer.audit import record
+
+    record("analyze", study_uid=stack.first.study_uid, destination=out,
+           outcome="flagged" if result.flags else "ok", files=len(report["files"]))
     if args.json:
         json.dump(report, sys.stdout, indent=2)
         print()
