@@ -7,6 +7,7 @@ import pyqtgraph as pg
 
 from viewer.dicom.pixels import decode_frame
 from viewer.display.annotate import corner_text
+from viewer.display.suv_window import series_window
 from viewer.display.window import apply_window, default_window, displayable
 from viewer.export.compose import render_image
 from viewer.export.scene import slice_scene
@@ -43,10 +44,13 @@ def test_thumbnail_window_and_export_agree(qtbot, window, shared_data):
     ref = st.frames[view.index]
     assert view.index == st.n_frames // 2  # the slice the thumbnail is made of
     stored = decode_frame(ref.header, ref.frame)
-    thumb = displayable(stored, ref.header)  # what ThumbnailJob shows (before subsampling)
-    assert view.window == default_window(st.first, view._real(view._shown))
+    # A PET with SUV opens in SUV 0-5 (issue 13); thumbnails and exports take the same window.
+    window = series_window(st) or default_window(st.first, view._real(view._shown))
+    assert window.name == "SUV 0-5"
+    thumb = displayable(stored, ref.header, window)  # what ThumbnailJob shows
+    assert view.window == window
     shown = apply_window(view._real(view._shown), view.window)
-    rgb, _ = render_image(slice_scene(view.pixels, view.index))
+    rgb, _ = render_image(slice_scene(view.pixels, view.index, window))
     grey = rgb[..., 0]
     assert np.array_equal(thumb, shown)
     assert np.array_equal(grey, shown)

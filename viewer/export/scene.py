@@ -15,6 +15,7 @@ from viewer.display.annotate import corner_text
 from viewer.display.measure import Measurement, describe
 from viewer.display.order import image_position
 from viewer.display.orient import ViewTransform
+from viewer.display.suv_window import series_window
 from viewer.display.window import Window, default_window
 from viewer.export.compose import Legend, Scene, label_lut
 
@@ -98,7 +99,7 @@ def slice_scene(pixels: StackPixels, index: int, window: Window | None = None, *
         window = None
     else:
         real = pixels.real(index)
-        window = window or default_window(h, real)
+        window = window or series_window(stack) or default_window(h, real)
     calibration = pixel_spacing.for_stack(stack)
     spacing = usable_spacing(calibration.display_spacing)
     unit = "HU" if h.modality == "CT" else ""
@@ -150,7 +151,7 @@ def plane_scene(pixels: StackPixels, reformat, plane: str, index: int,
     # Real values per source slice first (PET may rescale each slice), then re-index.
     real = np.ascontiguousarray(reformat.plane(
         to_real_volume(pixels.frame_volume(), [f.header for f in stack.frames]), plane, index))
-    window = window or default_window(h, real)
+    window = window or series_window(stack) or default_window(h, real)
     spacing = usable_spacing(reformat.pixel_spacing(plane))
     calibration = pixel_spacing.millimetres(spacing)
     scene = Scene(real=real, window=window, spacing=spacing,

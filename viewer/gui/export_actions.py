@@ -49,11 +49,15 @@ def view_scene(view, panel, include_patient: bool) -> Scene:
     spacing = view._spacing()
     calibration = view.calibration()
     window = None if colour else view.window
+    invert = not colour and view.inverted != (h.photometric == "MONOCHROME1")
+    real = img if colour else view._real(img)
+    # A colour map or a fused PET: the pixels as drawn, exported as a colour image.
+    drawn = None if colour else view.display_rgb(real, invert)
     scene = Scene(
-        real=img if colour else view._real(img), window=window, spacing=spacing,
-        transform=view.transform,
+        real=real if drawn is None else drawn, window=window if drawn is None else None,
+        spacing=spacing, transform=view.transform,
         scale_note=calibration.note if calibration.spacing is not None else None,
-        invert=not colour and view.inverted != (h.photometric == "MONOCHROME1"),
+        invert=invert and drawn is None,
         measurements=[(m, view.measurement_text(m))
                       for m in view.measurements.on(view.slice_key())],
         letters=view.edge_letters())
@@ -64,6 +68,9 @@ def view_scene(view, panel, include_patient: bool) -> Scene:
         transform=view.transform, include_patient=include_patient, calibration=calibration,
         instance_number=(st.frames[view.index].header.instance_number
                          if view.plane == ACQUIRED else None))
+    if view.slab_active:
+        scene.corners["tr"].append(view.slab_text())
+    scene.corners["bl"][1:1] = view.suv_corner_lines()
     result = panel.result
     if result is not None and result.stack_uid == st.uid:
         if view._overlay_lut is not None:
@@ -93,11 +100,13 @@ def grab_displayed(view, panel, include_patient: bool) -> np.ndarray:
     """The view as on screen (its zoom and pan), with a scale bar and the legend added."""
     from PIL import Image, ImageDraw
 
-    shown = view.show_patient_details
+    shown, selected = view.show_patient_details, view._selected_id
     view.set_show_patient_details(include_patient)
+    view.select(None)  # measurements export in their own colour, not the "selected" one
     try:
         rgb = qimage_to_rgb(view.grab().toImage())
     finally:
+        view.select(selected)
         view.set_show_patient_details(shown)
     scene = view_scene(view, panel, include_patient)
     size = int(np.clip(round(min(rgb.shape[1], 600) / 38), 11, 30))
@@ -285,8 +294,7 @@ class ExportController(QObject):
         v = self.w.view
         try:
             scene = view_scene(v, self.w.result_panel, include_patient)
-            k = v.index if v.plane == "acquired" else v.crosshair_volume_index()[2]
-            source = v.pixels.stack.frames[int(round(k))].header
+            source = v.pixels.stack.frames[v.source_frame_index()].header
             rgb = render(scene)
         except ViewerError as exc:
             self._fail(exc)

@@ -224,16 +224,26 @@ class ResultPanel(QWidget):
             return
         top = None if k is None else int(np.argmax(r.slice_scores[k]))
         outside = k is not None and r.slice_in_range is not None and not r.slice_in_range[k]
-        self._slice_head.setText("<b>This slice: outside the model's range (not in the series "
-                                 "score)</b>" if outside else "<b>This slice</b>")
+        if k is None:  # a reformatted plane: the model scored acquired slices only
+            head = "<b>This slice: not available in this plane</b>"
+        elif outside:
+            head = "<b>This slice: outside the model's range (not in the series score)</b>"
+        else:
+            head = "<b>This slice</b>"
+        self._slice_head.setText(head)
         for i, lab in enumerate(r.labels):
             bar = self._bars[f"slice:{lab.name}"]
-            bar.setValue(0 if k is None else int(1000 * r.slice_scores[k, i]))
-            self._set_bar_text(bar, lab.name, None if k is None else r.slice_scores[k, i])
             bar.setStyleSheet(bar.styleSheet().replace(
                 "font-weight: bold", "font-weight: normal").replace(
                 "font-weight: normal", "font-weight: bold" if i == top else "font-weight: normal",
                 1))
+            bar.setValue(0 if k is None else int(1000 * r.slice_scores[k, i]))
+            bar.setEnabled(k is not None)
+            if k is None:
+                bar.setFormat(f"{lab.name}  n/a")  # never "0 %": no score, not a zero score
+                continue
+            bar.setFormat(f"{lab.name}  %p%" if r.calibrated else lab.name)
+            self._set_bar_text(bar, lab.name, r.slice_scores[k, i])
 
     def _set_bar_text(self, bar: QProgressBar, name: str, value) -> None:
         """Calibrated probabilities read "87%"; other scores "0.87 score" (never a %)."""

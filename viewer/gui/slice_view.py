@@ -14,14 +14,14 @@ import os
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import QPointF, QRectF, Qt, Signal
-from PySide6.QtWidgets import QLabel, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QVBoxLayout, QWidget
 
 from viewer.dicom import spacing as pixel_spacing
 from viewer.dicom.pixels import StackPixels
 from viewer.dicom.reformat import PLANES, Reformat
 from viewer.dicom.volumes import volume_series
 from viewer.display.annotate import corner_text
-from viewer.display.measure import Measurement, MeasurementStore, describe
+from viewer.display.measure import Measurement, MeasurementStore
 from viewer.display.order import acquired_reversed
 from viewer.display.orient import ViewTransform
 from viewer.display.window import (
@@ -33,14 +33,13 @@ from viewer.display.window import (
     header_windows,
     linear_bounds,
 )
+from viewer.gui.corner_label import OutlinedLabel, layout_corners
+from viewer.gui.slice_items import ACQUIRED, CROSS_PEN, TOOLS, SliceItems
+from viewer.gui.slice_modes import SliceModes
 
-ACQUIRED = "acquired"
-TOOLS = ("pan", "ruler", "ellipse", "rect")
+__all__ = ["ACQUIRED", "TOOLS", "SliceView"]
+
 _GREY = np.arange(256, dtype=np.uint8)
-_MEASURE_PEN = pg.mkPen((255, 215, 0), width=2)
-_SELECTED_PEN = pg.mkPen((0, 220, 255), width=2)
-_HOVER_PEN = pg.mkPen((255, 255, 160), width=2)
-_CROSS_PEN = pg.mkPen((80, 200, 120, 200), width=1)
 
 
 class _SliceViewBox(pg.ViewBox):
@@ -85,7 +84,7 @@ class _SliceViewBox(pg.ViewBox):
         super().mouseClickEvent(ev)
 
 
-class SliceView(QWidget):
+class SliceView(SliceItems, SliceModes, QWidget):
     """Shows one plane of a stack. Slices not yet decoded show as "loading" until they arrive.
 
     Signals
@@ -100,6 +99,10 @@ class SliceView(QWidget):
         A left click (pan tool) picked a voxel: canonical ``(s, p, l)`` indices (see reformat).
     measurements_changed()
         A measurement was added, edited or deleted.
+    slab_changed(str, float)
+        Slab mode ("mip", "minip", "average") and thickness (mm, 0 = off) changed.
+    colormap_changed(str)
+        The colour map of the grey image changed.
     """
 
     slice_changed = Signal(int)
@@ -108,6 +111,8 @@ class SliceView(QWidget):
     crosshair_picked = Signal(object)
     measurements_changed = Signal()
     image_shown = Signal()  # a decoded slice was put on screen (emitted after each refresh)
+    slab_changed = Signal(str, float)
+    colormap_changed = Signal(str)
 
     def __init__(self, parent: QWidget | None = None):
         super().__init__(parent)
@@ -166,20 +171,16 @@ class SliceView(QWidget):
         self._items_key: tuple | None = None
         self._drawing: Measurement | None = None
         self._selected_id: int | None = None
-        self._cross = [pg.InfiniteLine(angle=a, movable=False, pen=_CROSS_PEN) for a in (90, 0)]
+        self._cross = [pg.InfiniteLine(angle=a, movable=False, pen=CROSS_PEN) for a in (90, 0)]
         for line in self._cross:
             self.viewbox.addItem(line, ignoreBounds=True)
             line.hide()
+        self._init_modes()
 
     # ------------------------------------------------------------------ setup
 
-    def _label(self, key: str, big: bool = False) -> QLabel:
-        lab = QLabel(self)
-        lab.setAttribute(Qt.WidgetAttribute.WA_TransparentForMouseEvents)
-        size = 15 if big else 12
-        weight = "bold" if big else "normal"
-        lab.setStyleSheet(f"color: #f0e68c; background: transparent; font-size: {size}px;"
-                          f" font-weight: {weight};")
+    def _label(self, key: str, big: bool = False) -> OutlinedLabel:
+        lab = OutlinedLabel(self, 15 if big else 12, bold=big)
         align = {
             "tl": Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignTop,
             "tr": Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignTop,
@@ -192,9 +193,6 @@ class SliceView(QWidget):
     def resizeEvent(self, ev):  # noqa: N802
         super().resizeEvent(ev)
         w, h, m = self.width(), self.height(), 6
-        for lab in self._corner.values():
-            lab.setGeometry(m, m, w - 2 * m, h - 2 * m)
-            lab.raise_()
         self._edge["left"].setGeometry(m, h // 2 - 12, 40, 24)
         self._edge["left"].setAlignment(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter)
         self._edge["right"].setGeometry(w - 40 - m, h // 2 - 12, 40, 24)
@@ -208,6 +206,7 @@ class SliceView(QWidget):
         self._notice.setGeometry(m + 20, h // 2 - 60, max(40, w - 2 * m - 40), 120)
         self._notice.raise_()
         self._update_text()
+        self._update_bar()
 
     # ------------------------------------------------------------------ state
 
@@ -225,11 +224,13 @@ class SliceView(QWidget):
         self.crosshair = None
         self._overlay_volume = None
         self._clear_items()
+        self._reset_modes()
         self.refresh()
         self.fit()
 
     def clear(self) -> None:
         self.pixels = None
+        self._reset_modes()  # drops the slab, SUV and fusion volumes: memory goes back
         self._shown = None
         self._placeholder = False
         self.crosshair = None
@@ -423,6 +424,8 @@ class SliceView(QWidget):
         px = self.pixels
         if px is None:
             return None
+        if self.slab_active:
+            return self._slab_image()
         if self.plane == ACQUIRED or self._reformat is None:
             if self.index in px.failed:
                 return np.zeros(px.frame_shape, dtype=px.dtype)
@@ -455,9 +458,9 @@ class SliceView(QWidget):
         """The header whose modality transform applies to the shown image: the slice's own
         in the acquired plane (PET may rescale each slice differently), else the first."""
         st = self.pixels.stack
-        if self.plane == ACQUIRED and 0 <= self.index < st.n_frames:
+        if self.plane == ACQUIRED and 0 <= self.index < st.n_frames and not self.slab_active:
             return st.frames[self.index].header
-        return st.first
+        return st.first  # a slab is in the first slice's stored units (see _slab_volume)
 
     def _real(self, stored: np.ndarray) -> np.ndarray:
         from viewer.dicom.pixels import to_real
@@ -470,7 +473,8 @@ class SliceView(QWidget):
             return
         if self.plane == ACQUIRED and k == self.index and self._shown is None:
             self.refresh()
-        elif self.plane != ACQUIRED and self._shown is None and self.current_image() is not None:
+        elif (self.plane != ACQUIRED or self.slab_active) and self._shown is None \
+                and self.current_image() is not None:
             self.refresh()
 
     def refresh(self) -> None:
@@ -494,20 +498,35 @@ class SliceView(QWidget):
                 self._needs_fit = False
                 self.fit()
         self._update_overlay()
+        self._update_fusion()
         self._sync_measurements()
         self._update_crosshair()
         self._update_text()
+        self._update_bar()
+        if self._cursor_scene_pos is not None:
+            self._on_mouse_moved(self._cursor_scene_pos)  # the value under a still cursor
         if img is not None:
             self.image_shown.emit()
 
     def _initial_window(self, img: np.ndarray) -> Window:
         """The window ``img`` (stored values of the shown plane) opens with: the default chosen
         for its modality, where "header" is the stored window (else automatic)."""
-        h = self.pixels.stack.first
+        px = self.pixels
+        h = px.stack.first
         choice = self.default_window_ct if h.modality == "CT" else self.default_window_other
         if h.modality == "CT" and choice in CT_PRESETS:
             return CT_PRESETS[choice]
-        real = self._real(img)
+        if choice == "header" and self.suv_default_window() is not None:
+            return self.suv_default_window()  # PET: SUV 0-5
+        # One series, one window: every plane (and a slab) opens with the window of the
+        # stack's middle slice, as the acquired plane does, not of its own image.
+        mid = px.stack.n_frames // 2
+        if px.is_loaded(mid):
+            from viewer.dicom.pixels import to_real
+
+            real = to_real(px.frame(mid), px.stack.frames[mid].header)
+        else:
+            real = self._real(img)
         return auto_window(real) if choice == "auto" else default_window(h, real)
 
     def _sigmoid(self) -> bool:
@@ -539,9 +558,9 @@ class SliceView(QWidget):
         if self._sigmoid():
             levels, lut = self._sigmoid_table()
             self.image.setLevels(levels)
-            self.image.setLookupTable(255 - lut if invert else lut)
+            self.image.setLookupTable(self._coloured(255 - lut if invert else lut))
             return
-        self.image.setLookupTable(_GREY[::-1] if invert else None)
+        self.image.setLookupTable(self._coloured(_GREY[::-1] if invert else None))
 
     def _sigmoid_table(self) -> tuple[tuple[float, float], np.ndarray]:
         """Levels and a uint8 table that draw the shown slice exactly as apply_window does
@@ -595,6 +614,7 @@ class SliceView(QWidget):
         if self.pixels is None:
             for lab in (*self._corner.values(), *self._edge.values(), self._notice):
                 lab.setText("")
+            self._bar.hide()
             return
         self._notice.setText(self.problem() if self._shown is not None else "")
         st = self.pixels.stack
@@ -614,13 +634,20 @@ class SliceView(QWidget):
         if vs is not None:
             i = vs.index_of(st)
             text["tr"].insert(1, f"vol {i + 1}/{vs.count}  {vs.labels[i]}")
-        for corner, lines in text.items():
-            self._corner[corner].setText("\n".join(lines))
+        if self.slab_active:
+            text["tr"].append(self.slab_text())
+        text["bl"][1:1] = self.suv_corner_lines()
+        layout_corners(self._corner, text, self.width(), self.height())
         letters = self.edge_letters()
         for k, lab in self._edge.items():
             lab.setText(letters.get(k, ""))
 
+    def leaveEvent(self, ev):  # noqa: N802
+        self._cursor_scene_pos = None  # no value to refresh once the cursor has left
+        super().leaveEvent(ev)
+
     def _on_mouse_moved(self, scene_pos: QPointF) -> None:
+        self._cursor_scene_pos = QPointF(scene_pos)
         if self._shown is None or self.pixels is None:
             return
         x, y = self.view_to_source(self.viewbox.mapSceneToView(scene_pos))
@@ -629,13 +656,12 @@ class SliceView(QWidget):
         if not (0 <= row < img.shape[0] and 0 <= col < img.shape[1]):
             self.cursor_moved.emit("")
             return
-        h = self.pixels.stack.first
         if img.ndim == 3:
             value = "RGB " + " ".join(str(int(v)) for v in img[row, col])
         else:
-            real = float(self._real(img[row : row + 1, col : col + 1])[0, 0])
-            unit = " HU" if h.modality == "CT" else ""
-            value = f"{real:.0f}{unit}" if real == int(real) else f"{real:.2f}{unit}"
+            value = self.value_text(float(self._real(img[row : row + 1, col : col + 1])[0, 0]))
+            if self.slab_active:
+                value += f"  ({self.slab_text().split(' (')[0]})"
         xyz = self.patient_coordinates(row, col)
         where = f"  ({xyz[0]:.1f}, {xyz[1]:.1f}, {xyz[2]:.1f}) mm LPS" if xyz is not None else ""
         self.cursor_moved.emit(f"row {row} col {col}: {value}{where}")
@@ -661,249 +687,3 @@ class SliceView(QWidget):
             }[self.plane]
             v = r.affine @ [*idx, 1]
         return float(v[0]), float(v[1]), float(v[2])
-
-    # ------------------------------------------------------------------ AI overlay
-
-    def set_overlay(self, volume: np.ndarray | None, lut: np.ndarray | None = None,
-                    outline: bool = False) -> None:
-        """Labels ``volume[k, j, i]`` on this stack's voxels, coloured by ``lut`` (256x4
-        RGBA); None removes the overlay."""
-        if volume is not None and self.pixels is not None and \
-                volume.shape != tuple(self.pixels.shape[:3]):
-            raise ValueError(f"overlay shape {volume.shape} is not the stack's "
-                             f"{tuple(self.pixels.shape[:3])}")
-        self._overlay_volume, self._overlay_lut, self._overlay_outline = volume, lut, outline
-        self._update_overlay()
-
-    def overlay_plane(self) -> np.ndarray | None:
-        """Labels of the shown plane (source orientation), or None."""
-        vol = self._overlay_volume
-        if vol is None or self.pixels is None:
-            return None
-        if self.plane == ACQUIRED or self._reformat is None:
-            return vol[self.index]
-        return self._reformat.plane(vol, self.plane, self.index)
-
-    def _update_overlay(self) -> None:
-        lab = self.overlay_plane()
-        if lab is None or self._overlay_lut is None:
-            self.overlay.clear()
-            return
-        if self._overlay_outline:
-            from viewer.export.compose import outline
-
-            lab = outline(lab)
-        shown = np.ascontiguousarray(self.transform.apply(lab))
-        rows_mm, cols_mm = self._display_spacing()
-        self.overlay.setImage(shown, autoLevels=False, levels=(0, 255), lut=self._overlay_lut)
-        self.overlay.setRect(QRectF(0, 0, shown.shape[1] * cols_mm, shown.shape[0] * rows_mm))
-
-    # ------------------------------------------------------------------ measurements
-
-    def slice_key(self) -> tuple[str, str, int] | None:
-        """What a measurement belongs to: (stack uid, plane, slice index)."""
-        if self.pixels is None:
-            return None
-        return (self.pixels.stack.uid, self.plane, self.index)
-
-    def set_tool(self, tool: str) -> None:
-        """"pan" (left-drag pans, click sets the crosshair), "ruler", "ellipse" or "rect"."""
-        if tool not in TOOLS:
-            raise ValueError(f"unknown tool {tool!r}; choose one of {TOOLS}")
-        self.viewbox.tool = tool
-        cursor = Qt.CursorShape.ArrowCursor if tool == "pan" else Qt.CursorShape.CrossCursor
-        self.graphics.viewport().setCursor(cursor)
-
-    @property
-    def tool(self) -> str:
-        return self.viewbox.tool
-
-    def measurement_text(self, m: Measurement) -> str:
-        values = self._real(self._shown) if (self._shown is not None and m.kind != "ruler"
-                                             and self._shown.ndim == 2) else None
-        unit = "HU" if self.pixels.stack.first.modality == "CT" else ""
-        return describe(m, values, self.calibration(), unit)
-
-    def add_measurement(self, m: Measurement) -> None:
-        """Attach ``m`` (source pixel coordinates) to the shown slice."""
-        self.measurements.add(self.slice_key(), m)
-        self._items_key = None
-        self._sync_measurements()
-        self.select(m.id)
-        self.measurements_changed.emit()
-
-    def delete_measurement(self, measurement_id: int) -> None:
-        key = self.slice_key()
-        if key is not None and self.measurements.remove(key, measurement_id):
-            self._remove_item(measurement_id)
-            if self._selected_id == measurement_id:
-                self._selected_id = None
-            self.measurements_changed.emit()
-
-    def delete_selected(self) -> None:
-        """Delete the selected measurement, else the latest one on this slice."""
-        key = self.slice_key()
-        if key is None:
-            return
-        ids = [m.id for m in self.measurements.on(key)]
-        target = self._selected_id if self._selected_id in ids else (ids[-1] if ids else None)
-        if target is not None:
-            self.delete_measurement(target)
-
-    def delete_all_on_slice(self) -> None:
-        key = self.slice_key()
-        if key is not None and self.measurements.on(key):
-            self.measurements.clear(key)
-            self._clear_items()
-            self.measurements_changed.emit()
-
-    def select(self, measurement_id: int | None) -> None:
-        self._selected_id = measurement_id
-        for mid, (roi, _, _) in self._items.items():
-            roi.setPen(_SELECTED_PEN if mid == measurement_id else _MEASURE_PEN)
-
-    def _clear_items(self) -> None:
-        for mid in list(self._items):
-            self._remove_item(mid)
-        self._items_key = None
-
-    def _remove_item(self, measurement_id: int) -> None:
-        item = self._items.pop(measurement_id, None)
-        if item is not None:
-            roi, text, _ = item
-            self.viewbox.removeItem(roi)
-            self.viewbox.removeItem(text)
-
-    def _sync_measurements(self) -> None:
-        """Show the measurements of the shown slice; refresh their text for new pixels."""
-        key = self.slice_key()
-        if key != self._items_key:
-            self._clear_items()
-            self._items_key = key
-            for m in self.measurements.on(key) if key is not None else ():
-                self._show_item(m)
-            self.select(self._selected_id)
-        else:
-            for _roi, text, m in self._items.values():
-                text.setText(self.measurement_text(m))
-
-    def _show_item(self, m: Measurement) -> None:
-        a, b = self.source_to_view(*m.p0), self.source_to_view(*m.p1)
-        common = dict(pen=_MEASURE_PEN, hoverPen=_HOVER_PEN, removable=True)
-        if m.kind == "ruler":
-            roi = pg.LineSegmentROI([a, b], **common)
-        else:
-            x0, x1 = sorted((a.x(), b.x()))
-            y0, y1 = sorted((a.y(), b.y()))
-            if m.kind == "rect":
-                roi = pg.RectROI([x0, y0], [x1 - x0, y1 - y0], rotatable=False, **common)
-            else:
-                roi = pg.EllipseROI([x0, y0], [x1 - x0, y1 - y0], rotatable=False, **common)
-                for h in list(roi.getHandles()):
-                    if h.typ == "r":  # ROIs stay axis-aligned: stats are per pixel
-                        roi.removeHandle(h)
-        roi.setAcceptedMouseButtons(Qt.MouseButton.LeftButton)
-        text = pg.TextItem(self.measurement_text(m), color=(255, 230, 120),
-                           fill=pg.mkBrush(0, 0, 0, 170), anchor=(0, 0))
-        self.viewbox.addItem(roi, ignoreBounds=True)
-        self.viewbox.addItem(text, ignoreBounds=True)
-        self._place_text(text, roi, m)
-        roi.sigClicked.connect(lambda *_, i=m.id: self.select(i))
-        roi.sigRegionChanged.connect(lambda r, mm=m: self._on_roi_edited(r, mm, False))
-        roi.sigRegionChangeFinished.connect(lambda r, mm=m: self._on_roi_edited(r, mm, True))
-        roi.sigRemoveRequested.connect(lambda *_, i=m.id: self.delete_measurement(i))
-        self._items[m.id] = (roi, text, m)
-
-    def _place_text(self, text: pg.TextItem, roi: pg.ROI, m: Measurement) -> None:
-        a, b = self.source_to_view(*m.p0), self.source_to_view(*m.p1)
-        text.setPos(QPointF(max(a.x(), b.x()), max(a.y(), b.y())))
-
-    def _roi_points(self, roi: pg.ROI, m: Measurement) -> tuple[tuple, tuple]:
-        """The ROI's current geometry as source pixel points."""
-        if m.kind == "ruler":
-            pts = [roi.mapToParent(h.pos()) for h in roi.getHandles()]
-        else:
-            pos, size = roi.pos(), roi.size()
-            pts = [QPointF(pos.x(), pos.y()), QPointF(pos.x() + size.x(), pos.y() + size.y())]
-        return self.view_to_source(pts[0]), self.view_to_source(pts[1])
-
-    def _on_roi_edited(self, roi: pg.ROI, m: Measurement, final: bool) -> None:
-        m.p0, m.p1 = self._roi_points(roi, m)
-        item = self._items.get(m.id)
-        if item is not None:
-            item[1].setText(self.measurement_text(m))
-            self._place_text(item[1], roi, m)
-        if final:
-            self.measurements_changed.emit()
-
-    def _on_tool_drag(self, phase: str, p: QPointF) -> None:
-        if self.pixels is None:
-            return
-        pt = self.view_to_source(p)
-        if phase == "start":
-            self._drawing = Measurement(self.tool, pt, pt)
-            self._show_item(self._drawing)
-            return
-        m = self._drawing
-        if m is None:
-            return
-        m.p1 = pt
-        self._remove_item(m.id)
-        if phase != "finish":
-            self._show_item(m)
-            return
-        self._drawing = None
-        if np.hypot(m.p1[0] - m.p0[0], m.p1[1] - m.p0[1]) >= 1.0:  # ignore stray clicks
-            self.add_measurement(m)
-
-    # ------------------------------------------------------------------ crosshair
-
-    def canonical_to_view(self, spl) -> tuple[float, float, float]:
-        """Canonical ``(s, p, l)`` -> ``(slice index, row, col)`` of this view's plane."""
-        if self.plane == ACQUIRED:
-            return self._reformat.canonical_to_volume(spl)
-        return self._reformat.canonical_to_plane(self.plane, spl)
-
-    def view_to_canonical(self, index: float, row: float, col: float):
-        if self.plane == ACQUIRED:
-            return self._reformat.volume_to_canonical((index, row, col))
-        return self._reformat.plane_to_canonical(self.plane, index, row, col)
-
-    def set_crosshair(self, spl) -> None:
-        """Move to the slice through canonical voxel ``spl`` and draw the crosshair there."""
-        self.crosshair = spl
-        if spl is not None and self._reformat is not None:
-            self.set_index(int(round(self.canonical_to_view(spl)[0])))
-        self._update_crosshair()
-
-    def crosshair_on_this_slice(self):
-        """The crosshair moved to the shown slice (after scrolling this view)."""
-        if self.crosshair is None or self._reformat is None:
-            return None
-        _, row, col = self.canonical_to_view(self.crosshair)
-        return self.view_to_canonical(self.index, row, col)
-
-    def _update_crosshair(self) -> None:
-        if (not self.show_crosshair or self.crosshair is None or self._reformat is None
-                or self.pixels is None):
-            for line in self._cross:
-                line.hide()
-            return
-        _, row, col = self.canonical_to_view(self.crosshair)
-        p = self.source_to_view(col + 0.5, row + 0.5)
-        self._cross[0].setPos(p.x())
-        self._cross[1].setPos(p.y())
-        for line in self._cross:
-            line.show()
-
-    def _on_click(self, p: QPointF) -> None:
-        if self.pixels is None or self._reformat is None or self.tool != "pan":
-            return
-        x, y = self.view_to_source(p)
-        rows, cols = self.plane_shape()
-        if 0 <= x < cols and 0 <= y < rows:
-            self.crosshair_picked.emit(self.view_to_canonical(self.index, int(y), int(x)))
-
-    def crosshair_volume_index(self) -> tuple[float, float, float]:
-        """The crosshair as a volume index ``(k, j, i)`` of the stack."""
-        return self._reformat.canonical_to_volume(self.crosshair)
