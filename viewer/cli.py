@@ -314,10 +314,20 @@ def build_parser() -> argparse.ArgumentParser:
     from viewer.cli_evaluate import add_parser as add_evaluate
 
     add_evaluate(sub)
+    from viewer.cli_deid import add_parser as add_deid
+
+    add_deid(sub)
+    from viewer.cli_audit import add_parser as add_audit
+
+    add_audit(sub)
+    from viewer.cli_pacs import add_parser as add_pacs
+
+    add_pacs(sub)
     return parser
 
 
-_COMMANDS = ("info", "models", "analyze", "export", "batch", "evaluate")
+_COMMANDS = ("info", "models", "analyze", "export", "batch", "evaluate", "deid", "audit",
+             "pacs")
 
 
 def gui_main(argv: list[str]) -> int:
