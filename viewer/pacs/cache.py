@@ -146,13 +146,15 @@ class StudyCache:
             except OSError:
                 pass
             raise
-        self._index(ds, study, series, sop, path, source)
+        # The size of what was written (no stat call per instance when it is known).
+        size = (sum(memoryview(c).nbytes for c in data) if isinstance(data, (tuple, list))
+                else path.stat().st_size)
+        self._index(ds, study, series, sop, path, source, size)
         return path
 
     def _index(self, ds: Dataset, study: str, series: str, sop: str, path: Path,
-               source: str) -> None:
+               source: str, size: int) -> None:
         now = time.time()
-        size = path.stat().st_size
         number = ds.get("SeriesNumber")
         with self._lock:
             db = self._conn()
@@ -163,7 +165,13 @@ class StudyCache:
             db.execute(
                 "INSERT INTO studies(study_uid, patient_name, patient_id, study_date, "
                 "description, accession, state, source, updated) VALUES (?,?,?,?,?,?,?,?,?) "
-                "ON CONFLICT(study_uid) DO UPDATE SET updated=excluded.updated",
+                # A retrieval's set_state() may have made the row first: fill what it lacks.
+                "ON CONFLICT(study_uid) DO UPDATE SET updated=excluded.updated, "
+                "patient_name=COALESCE(NULLIF(studies.patient_name, ''), excluded.patient_name), "
+                "patient_id=COALESCE(NULLIF(studies.patient_id, ''), excluded.patient_id), "
+                "study_date=COALESCE(NULLIF(studies.study_date, ''), excluded.study_date), "
+                "description=COALESCE(NULLIF(studies.description, ''), excluded.description), "
+                "accession=COALESCE(NULLIF(studies.accession, ''), excluded.accession)",
                 (study, str(ds.get("PatientName", "")), str(ds.get("PatientID", "")),
                  str(ds.get("StudyDate", "")), str(ds.get("StudyDescription", "")),
                  str(ds.get("AccessionNumber", "")), "received", source, now))
