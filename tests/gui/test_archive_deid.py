@@ -39,7 +39,7 @@ def study(tmp_path, shared_data):
 def opened(qtbot, window, study, tmp_path, monkeypatch):
     monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "data"))  # the audit trail
     monkeypatch.setenv("RADVIEWER_STUDY_CACHE", str(tmp_path / "cache"))
-    ctrl = archive_actions.install(window)
+    ctrl = window.archives  # installed by MainWindow
     window.open_folder(str(study))
     qtbot.waitUntil(lambda: window.catalog is not None and not window.progress.isVisible(),
                     timeout=20000)
@@ -130,7 +130,7 @@ def test_node_editor_refuses_a_bad_ae_title(qtbot):
 
 def test_install_adds_menus_without_shortcut_clashes(window, tmp_path, monkeypatch):
     monkeypatch.setenv("RADVIEWER_STUDY_CACHE", str(tmp_path / "cache"))
-    ctrl = archive_actions.install(window)
+    ctrl = window.archives  # installed by MainWindow
     menus = {a.text(): [x.text() for x in a.menu().actions()]
              for a in window.menuBar().actions() if a.menu() is not None}
     file_menu = menus["&File"]

@@ -15,7 +15,7 @@ import requests
 sys.path.insert(0, str(Path(__file__).parents[1] / "pacs"))
 import orthanc_server  # noqa: E402
 
-from viewer.gui import archive_actions, archive_search  # noqa: E402
+from viewer.gui import archive_search  # noqa: E402
 from viewer.gui.archive_prefs import ArchivesDialog, NodeEditor, load_nodes, save_nodes  # noqa: E402
 from viewer.gui.workers import running_jobs  # noqa: E402
 from viewer.pacs.nodes import DicomWebNode, DimseNode  # noqa: E402
@@ -64,7 +64,8 @@ def archives(window, nodes, tmp_path, monkeypatch):
     """The window with the archive controller installed, its cache in ``tmp_path``."""
     monkeypatch.setenv("RADVIEWER_STUDY_CACHE", str(tmp_path / "cache"))
     save_nodes(window.settings, nodes)
-    ctrl = archive_actions.install(window)
+    ctrl = window.archives  # installed by MainWindow
+    ctrl.set_nodes(nodes)  # as the Archives dialog does after saving
     ctrl.show_search()
     yield ctrl
     for job in running_jobs():

@@ -85,9 +85,9 @@ def test_model_folder_count_comes_from_the_background(qtbot, window, settings, t
     """AI ▸ Model folder… counts the folder's models without blocking the window (a FIFO
     manifest is a problem line, not a hang)."""
     user = _user_folder(tmp_path)
-    from viewer.gui import main_window
+    from PySide6.QtWidgets import QFileDialog
 
-    monkeypatch.setattr(main_window.QFileDialog, "getExistingDirectory",
+    monkeypatch.setattr(QFileDialog, "getExistingDirectory",
                         staticmethod(lambda *a, **k: str(user)))
     window.choose_model_folder()
     qtbot.waitUntil(lambda: "1 model found" in window.statusBar().currentMessage(),

@@ -351,9 +351,9 @@ def test_model_picker_lists_the_model_folder_and_reasons(qtbot, window, settings
         mf["id"], mf["name"] = new_id, f"User model {new_id}"
         mf["applicability"]["modality"] = [modality]
         (dest / "manifest.json").write_text(json.dumps(mf))
-    from viewer.gui import main_window
+    from PySide6.QtWidgets import QFileDialog
 
-    monkeypatch.setattr(main_window.QFileDialog, "getExistingDirectory",
+    monkeypatch.setattr(QFileDialog, "getExistingDirectory",
                         staticmethod(lambda *a, **k: str(user)))
     window.choose_model_folder()
     assert settings.value("ai/model_folder") == str(user)

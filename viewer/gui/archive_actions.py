@@ -78,7 +78,8 @@ class ArchiveController(QObject):
             _move_before(window, "&File", self.actions[key], "&Preferences…",
                          separator=key == "deid")
         self.actions["archives"] = window.add_action("&File", "Arc&hives…", self.show_archives)
-        _move_before(window, "&File", self.actions["archives"], "&Quit")
+        # Settings stay together: Archives…, Preferences…, then Quit.
+        _move_before(window, "&File", self.actions["archives"], "&Preferences…")
         self.actions["audit"] = window.add_action("&Help", "&Audit log", self.show_audit)
 
     def _build(self) -> None:

@@ -256,6 +256,7 @@ class ExportController(QObject):
             return None
         self.settings.setValue(KEY_FOLDER, str(Path(path).parent))
         self.w.statusBar().showMessage(f"Saved {out}", 8000)
+        self._audit(self._study_uid(), out, 1)
         return out
 
     def copy_view(self) -> None:
@@ -307,12 +308,27 @@ class ExportController(QObject):
 
         return self._write(write, "secondary capture", background)
 
+    def _study_uid(self) -> str | None:
+        px = self.w.view.pixels
+        return px.stack.first.study_uid if px is not None else None
+
+    @staticmethod
+    def _audit(study_uid: str | None, destination, written: int) -> None:
+        """One export in the audit trail (hashed study, destination, count; never raises)."""
+        from viewer.audit import record
+
+        record("export", study_uid=study_uid, destination=str(destination), written=written)
+
+    def _saved(self, what: str, out, study_uid: str | None) -> None:
+        self.w.statusBar().showMessage(f"Saved {what} {out}", 8000)
+        self._audit(study_uid, out, 1)
+
     def _write(self, write, what: str, background: bool) -> Path | None:
+        study_uid = self._study_uid()  # the series being written, whatever is shown later
         if background:
             self._request += 1
             job = CallJob(self._request, write, parent=self)
-            job.finished.connect(lambda _r, out: self.w.statusBar().showMessage(
-                f"Saved {what} {out}", 8000))
+            job.finished.connect(lambda _r, out: self._saved(what, out, study_uid))
             job.failed.connect(lambda _r, msg: self.w.report_problem(msg))
             self._writes = [j for j in getattr(self, "_writes", []) if not j.wait(0)] + [job]
             self.w.statusBar().showMessage(f"Saving {what}…")
@@ -323,13 +339,13 @@ class ExportController(QObject):
         except ViewerError as exc:
             self._fail(exc)
             return None
-        self.w.statusBar().showMessage(f"Saved {what} {out}", 8000)
+        self._saved(what, out, study_uid)
         return out
 
     def export_seg(self) -> None:
         """The shown series' AI segmentation as DICOM SEG."""
         result = self.w.result_panel.result
-        px = self.w.views[0].pixels
+        px = self.w.view.pixels
         if result is None or result.label_volume is None or px is None or \
                 result.stack_uid != px.stack.uid or result.provider == "file":
             self.w.statusBar().showMessage(
@@ -349,7 +365,7 @@ class ExportController(QObject):
         from viewer.dicom.seg import write_seg
 
         result = self.w.result_panel.result
-        stack = self.w.views[0].pixels.stack
+        stack = self.w.view.pixels.stack
         return self._write(lambda: write_seg(result, stack, path, overwrite=overwrite),
                            "DICOM SEG", background)
 
@@ -389,7 +405,7 @@ class ExportController(QObject):
         from viewer.export.scene import slice_scene
 
         w = self.w
-        v = w.views[0]
+        v = w.view
         px = v.pixels
         panel = w.result_panel
         result = panel.result if panel.result is not None and \
@@ -451,6 +467,8 @@ class ExportController(QObject):
         self._end()
         folder = paths[0].parent if paths else ""
         self.w.statusBar().showMessage(f"Exported {len(paths)} images to {folder}", 8000)
+        if paths:
+            self._audit(self._study_uid(), folder, len(paths))
 
     def _on_failed(self, request: int, message: str) -> None:
         if self.job is None or request != self.job.request:

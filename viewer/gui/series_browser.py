@@ -38,6 +38,17 @@ def study_text(s: Study, hide: bool = False) -> str:
     return f"{_fmt_date(s.date)}{desc}" + (f"  ({mods})" if mods else "")
 
 
+class _SeriesTree(QTreeWidget):
+    """The tree; a dragged series row carries its stack uid (dropped onto a viewport)."""
+
+    def mimeData(self, items):  # noqa: N802
+        md = super().mimeData(items)
+        uids = [it.data(0, _UID) for it in items if it.data(0, _ROLE_KIND) == "series"]
+        if uids:
+            md.setData("application/x-radviewer-stack-uid", uids[0].encode())
+        return md
+
+
 class SeriesBrowser(QWidget):
     """Patient > study > series tree; rows are addressed by their index in
     :meth:`Catalog.stacks` (``row``), like the flat list it replaces.
@@ -56,7 +67,7 @@ class SeriesBrowser(QWidget):
         self.banner.setWordWrap(True)
         self.banner.setStyleSheet(_BANNER_STYLE)
         self.banner.hide()
-        self.tree = QTreeWidget()
+        self.tree = _SeriesTree()
         self.tree.setHeaderHidden(True)
         self.tree.setIconSize(QSize(72, 72))
         self.tree.setIndentation(10)

@@ -42,7 +42,7 @@ class VolumeNavigator(QObject):
 
     @property
     def series(self) -> VolumeSeries | None:
-        px = self.win.views[0].pixels
+        px = self.win.view.pixels
         return volume_series(px.stack) if px is not None else None
 
     @property
@@ -53,7 +53,7 @@ class VolumeNavigator(QObject):
     @property
     def index(self) -> int:
         vs = self.series
-        return vs.index_of(self.win.views[0].pixels.stack) if vs is not None else 0
+        return vs.index_of(self.win.view.pixels.stack) if vs is not None else 0
 
     def sync(self) -> None:
         """Show or hide the volume controls for the stack now shown."""
@@ -142,7 +142,7 @@ class VolumeNavigator(QObject):
         if vs is None:
             self.stop_cine()
             return
-        v = self.win.views[0]
+        v = self.win.view
         if v.current_image() is None:
             return  # this volume's slice is still decoding
         self.step(1)
