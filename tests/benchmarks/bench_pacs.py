@@ -15,7 +15,10 @@ and the load average. Nothing is asserted. Needs Orthanc + its DICOMweb plugin a
 - radviewer C-GET / C-MOVE / WADO-RS: ``PacsClient.retrieve`` into a fresh ``StudyCache``
   (atomic file per instance, SQLite index, progress callback), C-MOVE to its own Storage SCP
   (started for the transfer, as in the app);
-- getscu: ``getscu -S -k QueryRetrieveLevel=STUDY -k StudyInstanceUID=... -od DIR``;
+- getscu: ``getscu -S -k QueryRetrieveLevel=STUDY -k StudyInstanceUID=... -od DIR``: one
+  flat folder of ``CT.<SOP UID>`` files written in place (no C-FIND first, no index, no
+  rename); radviewer first plans by C-FIND (the total for progress, the SOP classes to
+  negotiate, what a resume skips): that plan is timed on its own too ("radviewer's plan");
 - movescu: ``movescu -S --port P -aem MOVESCU ... -od DIR`` (its own Storage SCP);
   both DCMTK tools run with ``TCP_NODELAY=1`` (see DCMTK_ENV);
 - dicomweb-client loop: ``iter_series(..., media_types=(("application/dicom", "*"),))`` and
@@ -123,6 +126,9 @@ def main(argv: list[str] | None = None) -> None:
                    "radviewer C-MOVE": ("C-MOVE", ours("move")), "movescu": ("C-MOVE", movescu),
                    "radviewer WADO-RS": ("WADO-RS", ours("wado")),
                    "dicomweb-client loop": ("WADO-RS", web_loop)}
+        from viewer.pacs.retrieve import plan
+
+        plans: list[float] = []
         times: dict[str, list[float]] = {k: [] for k in methods}
         first: dict[str, list[float]] = {k: [] for k in methods}
         cpu: dict[str, list[float]] = {k: [] for k in methods}
@@ -144,6 +150,9 @@ def main(argv: list[str] | None = None) -> None:
                 if f is not None:
                     first[name].append(f)
                 shutil.rmtree(out, ignore_errors=True)
+            t = time.perf_counter()
+            plan(node, StudyCache(work / f"plan-{rnd}"), study)
+            plans.append(time.perf_counter() - t)
         med = {k: statistics.median(v) for k, v in times.items()}
         best = min(med.values())
         print(f"\n{len(files)} instances, {args.rounds} rounds, load average (1 min) "
@@ -156,6 +165,9 @@ def main(argv: list[str] | None = None) -> None:
             print(f"{name:<22}{proto:<9}{med[name]:>9.2f}{len(files) / med[name]:>8.0f}"
                   f"{med[name] / best:>10.2f}{med[name] / proto_best:>19.2f}{f:>16}"
                   f"{statistics.median(cpu[name]):>13.2f}")
+        print(f"\nradviewer's plan (C-FIND before the transfer, part of its C-GET and C-MOVE "
+              f"times; a fresh study: one STUDY-level answer): "
+              f"median {statistics.median(plans):.3f} s")
         print("\nper-round ratios radviewer / reference (paired):")
         for ours_name, ref in (("radviewer C-GET", "getscu"), ("radviewer C-MOVE", "movescu"),
                                ("radviewer WADO-RS", "dicomweb-client loop")):

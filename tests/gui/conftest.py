@@ -22,3 +22,10 @@ def window(qtbot, settings):
     qtbot.waitExposed(win)
     yield win
     win.close()
+
+
+@pytest.fixture(autouse=True)
+def _own_user_data(tmp_path, monkeypatch):
+    """Work saved for read-only studies (../shared) goes to the user data folder: one per
+    test, so no test finds another's measurements."""
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "user-data"))

@@ -26,7 +26,7 @@ from viewer import __version__
 from viewer.dicom.catalog import Catalog
 from viewer.dicom.pixels import StackPixels
 from viewer.display.measure import MeasurementStore
-from viewer.gui import archive_actions
+from viewer.gui import archive_actions, window_persist, window_registration
 from viewer.gui.export_actions import ExportController
 from viewer.gui.overlay import ResultPanel
 from viewer.gui.preferences import Preferences
@@ -176,6 +176,8 @@ class MainWindow(ViewsMixin, SyncMixin, CompareMixin, CineMixin, OpeningMixin, A
         self._make_actions()
         self._make_toolbar()
         archive_actions.install(self)  # archives, de-identified export, audit log
+        window_persist.install(self)  # measurements and key images saved and restored
+        window_registration.install(self)  # Tools > Register series…, Registration dock
         self.apply_preferences(Preferences.load(self.settings))
         geometry = self.settings.value("window/geometry")
         if geometry is not None:

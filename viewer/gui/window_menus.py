@@ -30,13 +30,22 @@ class MenusMixin:
         return a
 
     def add_action(self, menu_title: str, text: str, slot, shortcut=None,
-                   checkable: bool = False) -> QAction:
+                   checkable: bool = False, before: str | None = None) -> QAction:
         """A command in top-level menu ``menu_title`` ("&File", "&AI", …; made when new),
-        with its shortcut listed in Help ▸ Keyboard shortcuts."""
+        with its shortcut listed in Help ▸ Keyboard shortcuts; ``before``: the text of the
+        item to put it before (e.g. so that Quit stays last), else at the end."""
         for a in self.menuBar().actions():
             if a.menu() is not None and a.text() == menu_title:
-                return self._action(a.menu(), text, slot, shortcut, checkable)
-        return self._action(self.menuBar().addMenu(menu_title), text, slot, shortcut, checkable)
+                menu = a.menu()
+                break
+        else:
+            menu = self.menuBar().addMenu(menu_title)
+        action = self._action(menu, text, slot, shortcut, checkable)
+        anchor = next((x for x in menu.actions() if before and x.text() == before), None)
+        if anchor is not None:
+            menu.removeAction(action)
+            menu.insertAction(anchor, action)
+        return action
 
     def add_dock(self, title: str, widget: QWidget, object_name: str,
                  area=Qt.DockWidgetArea.RightDockWidgetArea) -> QDockWidget:

@@ -44,12 +44,15 @@ def _writable(folder: Path) -> bool:
     if _bundled(folder):
         return False
     try:
-        if folder.is_dir() and not folder.stat().st_mode & 0o222:
+        # The folder, or (still to be made) its nearest existing ancestor: one without any
+        # write bit is read-only by its owner's choice, even for root.
+        here = folder if folder.is_dir() else next(p for p in folder.parents if p.is_dir())
+        if not here.stat().st_mode & 0o222:
             return False
         folder.mkdir(parents=True, exist_ok=True)
         with tempfile.TemporaryFile(dir=folder, prefix=".radviewer-probe-"):
             pass
-    except OSError:
+    except (OSError, StopIteration):
         return False
     return True
 
