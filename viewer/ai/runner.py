@@ -208,11 +208,11 @@ class Runner:
         t = time.perf_counter()
         g_aff = grid_affine(grid, stack_center(stack.affine, real.shape))
         pos = stack.slice_positions  # each slice's own position: gap-aware
+        # Straight into the network's axis order ([i, j, k] or [k, j, i]), then normalised in
+        # place: the one full-size float32 array until the output.
         x = resample_to_grid(real, stack.affine, g_aff, grid.shape, cancel=cancel.is_set,
-                             slice_mm=pos)
-        x = apply_intensity(x, m.intensity)
-        if grid.array_axes == "ijk":
-            x = x.transpose(2, 1, 0)  # [k, j, i] -> [i, j, k]
+                             slice_mm=pos, ijk=grid.array_axes == "ijk", threads=self.threads)
+        x = apply_intensity(x, m.intensity, inplace=True)
         x = x[None, None] if m.layout == "NCDHW" else x[None, ..., None]
         timings["resample"] = time.perf_counter() - t
         progress(20, 100, "running the model")
@@ -223,13 +223,14 @@ class Runner:
         progress(85, 100, "mapping labels back")
         t = time.perf_counter()
         # Output channels are listed in the manifest's label order.
-        channel = np.argmax(out[0], axis=0 if m.layout == "NCDHW" else -1)
+        values = np.array([lab.value for lab in m.labels], dtype=np.uint8)
+        labels = channel_labels(out[0] if m.layout == "NCDHW" else np.moveaxis(out[0], -1, 0),
+                                values)
         del out
         if grid.array_axes == "ijk":
-            channel = channel.transpose(2, 1, 0)
-        values = np.array([lab.value for lab in m.labels], dtype=np.uint8)
-        on_stack = labels_to_stack(values[channel], g_aff, stack.affine, real.shape,
-                                   slice_mm=pos)
+            labels = labels.transpose(2, 1, 0)  # a view: labels_to_stack gathers through it
+        on_stack = labels_to_stack(labels, g_aff, stack.affine, real.shape, slice_mm=pos,
+                                   threads=self.threads)
         timings["map_back"] = time.perf_counter() - t
         res = self._base(entry, sess, stack, timings)
         res.label_volume = on_stack
@@ -300,6 +301,36 @@ def _check_output(shape: list, m: ModelManifest, entry: ModelEntry) -> None:
         raise ModelError(f"{entry.weights_path}: the model gives {ch} output "
                          f"{'channels' if m.mode == '3d' else 'scores'}, the manifest names {n} "
                          f"labels; give output.labels one entry per channel")
+
+
+def channel_labels(logits: np.ndarray, values: np.ndarray) -> np.ndarray:
+    """Label value of the largest channel at each voxel: ``logits`` is ``(C, *spatial)``,
+    ``values[c]`` the label of channel ``c``; returns uint8 ``spatial``.
+
+    A running maximum over the channels, where ``np.argmax(logits, axis=0)`` walks C-strided
+    memory (4.1 s on an 18-channel 256^3 output, against 0.75 s, both under load) and returns
+    int64 indices (8 bytes a voxel) still to be mapped.
+    Same labels as ``values[np.argmax(logits, 0)]`` for finite logits, ties included (a later
+    channel wins only when strictly larger: the first maximum, as argmax); NaN logits are
+    skipped (np.nanargmax's choice; an all-NaN voxel gets channel 0). Done in blocks of
+    voxels that stay in cache; ``logits`` is only read."""
+    c_n = logits.shape[0]
+    flat = logits.reshape(c_n, -1)  # a view for the runner's contiguous output
+    out = np.empty(flat.shape[1], dtype=np.uint8)
+    step = 1 << 17  # voxels per block: its maximum, mask and channel slice stay in L2 cache
+    best = np.empty(step, dtype=np.float32)
+    wins = np.empty(step, dtype=bool)
+    for s in range(0, flat.shape[1], step):
+        n = min(step, flat.shape[1] - s)
+        b, w, o = best[:n], wins[:n], out[s:s + n]
+        b.fill(-np.inf)
+        np.fmax(b, flat[0, s:s + n], out=b)  # fmax: a NaN never becomes the maximum
+        o.fill(values[0])
+        for c in range(1, c_n):
+            np.greater(flat[c, s:s + n], b, out=w)  # strictly: the first maximum wins
+            o[w] = values[c]
+            np.fmax(b, flat[c, s:s + n], out=b)
+    return out.reshape(logits.shape[1:])
 
 
 def _prepare_2d(img: np.ndarray, m: ModelManifest) -> np.ndarray:

@@ -19,10 +19,13 @@ def blend(grey_u8: np.ndarray, labels: np.ndarray | None, colors: dict[int, tupl
     return np.clip(rgb + 0.5, 0, 255).astype(np.uint8)
 
 
-def to_grey(real: np.ndarray, window=None) -> np.ndarray:
-    """Real values to uint8 with ``window`` (a display Window) or the 1st-99th percentiles."""
+def to_grey(real: np.ndarray, window=None, limits=None) -> np.ndarray:
+    """Real values to uint8 with ``window`` (a display Window), ``limits`` (low, high) or the
+    1st-99.5th percentiles of ``real``."""
     if window is not None:
         lo, hi = window.center - window.width / 2, window.center + window.width / 2
+    elif limits is not None:
+        lo, hi = limits
     else:
         lo, hi = np.percentile(real, [1, 99.5])
     return np.clip((real - lo) / max(hi - lo, 1e-6) * 255, 0, 255).astype(np.uint8)
@@ -33,13 +36,17 @@ def representative_planes(real: np.ndarray, labels: np.ndarray, affine: np.ndarr
     """Axial, coronal and sagittal slices through the labels' centre of mass:
     yields ``(plane, index, rgb, (row_mm, col_mm))``."""
     r = Reformat.from_affine(affine, real.shape)
-    can_lab = r.canonical(labels)
-    nz = np.argwhere(can_lab > 0)
-    centre = nz.mean(axis=0) if len(nz) else (np.asarray(can_lab.shape) - 1) / 2
-    grey = to_grey(real)
+    inside = r.canonical(labels) > 0
+    n = int(np.count_nonzero(inside))
+    centre = (np.asarray(inside.shape) - 1) / 2
+    if n:  # the labelled voxels' mean index per axis, from per-axis counts (exact integers)
+        centre = np.array([(np.arange(size) * inside.sum(axis=tuple(a for a in range(3)
+                                                                     if a != m))).sum() / n
+                           for m, size in enumerate(inside.shape)])
+    limits = np.percentile(real, [1, 99.5])  # of the whole volume, as before
     for m, plane in enumerate(PLANES):
         idx = int(round(centre[m]))
-        img = r.plane(grey, plane, idx)
+        img = to_grey(r.plane(real, plane, idx), limits=limits)  # only the planes shown
         lab = r.plane(labels, plane, idx)
         yield plane, idx, blend(np.ascontiguousarray(img), lab, colors), r.pixel_spacing(plane)
 
