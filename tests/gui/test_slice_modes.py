@@ -109,6 +109,9 @@ def test_slab_mip_in_a_reformatted_plane(view, pet_px):
     assert view._projector is not None and view._slab_vol is not None
     view.clear()  # closing the series gives the slab's memory back
     assert view._projector is None and view._slab_vol is None
+    view.set_stack(pet_px)  # the next study opens as acquired, not as the last one's slab
+    assert view.slab_thickness_mm == 0 and not view.slab_active
+    assert "MinIP" not in view._corner["tr"].text()
 
 
 def test_hot_iron_colour_map_and_colour_bar(view, pet_px):
@@ -247,3 +250,21 @@ def test_native_export_draws_the_colour_map_and_the_fusion(view, pet_px, mr_pxs)
     tint = np.abs(fused[..., 0] - fused[..., 2])  # hot iron tints the fused region
     assert (np.abs(plain[..., 0] - plain[..., 2]) > 40).sum() < 2000  # grey, bar the text
     assert (tint > 40).sum() > 10000
+
+
+def test_fusion_turned_off_while_loading_stays_off(qtbot, window, shared_data):
+    """Fuse, then un-fuse before the moving volume has loaded: the late load draws nothing."""
+    from test_main_window import open_and_wait
+
+    from viewer.gui.fusion_action import FusionController
+
+    open_and_wait(qtbot, window, shared_data / "mr-brain")
+    t1 = next(s for s in window.catalog.stacks() if s.n_frames == 175)
+    window.show_stack(t1)
+    qtbot.waitUntil(lambda: window.view._shown is not None, timeout=30000)
+    fuse = FusionController(window, modalities=("MR",))
+    fuse.toggle(True)
+    fuse.toggle(False)  # at once: the T2 is still loading
+    assert fuse._jobs and fuse._jobs[-1].wait(30)
+    qtbot.wait(100)  # the job's queued finished signal is delivered
+    assert window.view.fusion_pixels is None

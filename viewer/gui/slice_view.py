@@ -231,6 +231,9 @@ class SliceView(SliceItems, SliceModes, QWidget):
     def clear(self) -> None:
         self.pixels = None
         self._reset_modes()  # drops the slab, SUV and fusion volumes: memory goes back
+        # A new study opens as acquired: a slab kept from the last one would change what
+        # every image shows (switching series within a study keeps it).
+        self.slab_thickness_mm = 0.0
         self._shown = None
         self._placeholder = False
         self.crosshair = None
