@@ -7,7 +7,7 @@ import sys
 
 CORE = [
     "viewer.dicom", "viewer.display", "viewer.ai", "viewer.export", "viewer.cli",
-    "viewer.registration", "viewer.persist", "viewer.deid", "viewer.audit",
+    "viewer.registration", "viewer.persist", "viewer.deid", "viewer.audit", "viewer.pacs",
 ]
 
 

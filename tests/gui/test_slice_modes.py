@@ -84,6 +84,42 @@ def test_value_under_a_still_cursor_follows_scrolling(view, pet_px):
     assert want in seen[-1]
 
 
+def test_suv_roi_statistics_against_the_header(view, pet_px):
+    """SUVmax, SUVmean and SUVpeak of a rectangle ROI on the hottest voxel, against the
+    files read here with pydicom: SUV = (stored x slope + intercept) x the header's factor;
+    the peak is the mean over the voxels whose centres lie within 6.204 mm (1 cm^3)."""
+    import pydicom
+
+    from viewer.dicom import pet
+    from viewer.display.measure import Measurement
+
+    view.set_stack(pet_px)
+    factor = pet.suv_bw_factor(pet.read_suv_parameters(pet_px.stack))
+    k = int(np.argmax([pet_px.real(i).max() for i in range(pet_px.stack.n_frames)]))
+    view.set_index(k)
+    r, c = np.unravel_index(int(np.argmax(pet_px.real(k))), pet_px.real(k).shape)
+    text = view.suv_roi_text(Measurement("rect", (c - 3.0, r - 3.0), (c + 4.0, r + 4.0)))
+    got = [float(x) for x in re.findall(r"(?:SUVmax|mean|peak) (\d+\.\d+)", text)]
+
+    def suv(i):
+        ds = pydicom.dcmread(pet_px.stack.frames[i].header.path)
+        return (ds.pixel_array * float(ds.RescaleSlope) + float(ds.RescaleIntercept)) * factor
+
+    slices = {i: suv(i) for i in (k - 1, k, k + 1)}
+    roi = slices[k][r - 3:r + 4, c - 3:c + 4]
+    pos = {i: np.array(pydicom.dcmread(pet_px.stack.frames[i].header.path,
+                                       stop_before_pixels=True).ImagePositionPatient, float)
+           for i in slices}
+    dz = float(np.linalg.norm(pos[k + 1] - pos[k]))
+    dy, dx = (float(v) for v in pydicom.dcmread(pet_px.stack.first.path,
+                                                 stop_before_pixels=True).PixelSpacing)
+    sphere = [slices[k + a][r + b, c + d] for a in (-1, 0, 1) for b in (-2, -1, 0, 1, 2)
+              for d in (-2, -1, 0, 1, 2)
+              if (a * dz) ** 2 + (b * dy) ** 2 + (d * dx) ** 2 <= 6.2035 ** 2]
+    assert got == pytest.approx([roi.max(), roi.mean(), np.mean(sphere)], abs=0.006)
+    assert roi.max() > 3  # a hot lesion, not background
+
+
 def test_slab_mip_in_a_reformatted_plane(view, pet_px):
     view.set_stack(pet_px)
     view.set_plane("coronal")
@@ -179,10 +215,10 @@ def test_fusion_action_in_the_real_window(qtbot, window, shared_data):
     from viewer.gui.fusion_action import FusionController
 
     open_and_wait(qtbot, window, shared_data / "mr-brain")
-    fuse = FusionController(window)  # PET over the view: the brain study has none
-    fuse.toggle(True)
+    window.fusion_action.trigger()  # View > Fuse PET: the brain study has no PET
     assert "nothing to fuse" in window.statusBar().currentMessage()
     assert window.view.fusion_pixels is None
+    assert not window.fusion_action.isChecked()  # the menu does not claim a fusion
     # The same path with the T2 as the moving series (one Frame of Reference with the T1).
     t1 = next(s for s in window.catalog.stacks() if s.n_frames == 175)
     window.show_stack(t1)

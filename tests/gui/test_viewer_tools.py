@@ -259,17 +259,24 @@ def test_analyze_shows_the_tissue_overlay(qtbot, window, tmp_path):
     """Analyze -> label overlay in the model's colours on the grabbed view, legend with
     provenance, same labels as the CLI, clear removes it."""
     from viewer.ai.registry import discover
+    from viewer.audit import hash_uid, read_entries
     from viewer.cli import main as cli_main
     from viewer.paths import sample_study_dir
+
+    def analyses():  # the audit trail's analyze entries of the shown study
+        study = hash_uid(window.view.pixels.stack.first.study_uid)
+        return sum(e["action"] == "analyze" and e["study"] == study for e in read_entries())
 
     open_and_wait(qtbot, window, sample_study_dir())
     view = window.view
     entry = {e.id: e for e in discover()}["brainchop-tissue"]
+    before = analyses()
     window.analyze(entry)
     assert window.analyze_progress.isVisibleTo(window)
     view.step(3)  # the viewer stays usable while the model runs
     qtbot.waitUntil(lambda: view.pixels.stack.uid in window.results, timeout=120000)
     result = window.results[view.pixels.stack.uid]
+    assert analyses() == before + 1  # audited, the study hashed
     text = window.result_panel.title.text()
     assert "Grey/white matter" in text and "version 1.0.0" in text
     assert "Research use — not a diagnosis." in text

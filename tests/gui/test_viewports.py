@@ -159,21 +159,29 @@ def test_reference_lines_and_shared_crosshair(qtbot, sample):
     assert t1.crosshair is not None and t2.crosshair is not None
 
 
-def test_compare_with_a_prior_study(qtbot, sample, tmp_path):
-    """A copy of the sample's T1 with new study/series/instance UIDs stands in as the prior:
-    the compare layout pairs it with the current T1 and links their scrolling."""
+def _copy_as_prior(stack, folder, **changes) -> str:
+    """The files of ``stack`` written to ``folder`` as another study (new study, series and
+    instance UIDs, attributes ``changes`` set); returns the new Study Instance UID."""
     import pydicom
     from pydicom.uid import generate_uid
 
-    window = sample
-    t1_stack = next(st for st in window.catalog.stacks() if st.label.startswith("mocoMEMPRAGE"))
     study, series = generate_uid(), generate_uid()
-    for f in t1_stack.frames:
+    for f in stack.frames:
         ds = pydicom.dcmread(f.header.path)
         ds.StudyInstanceUID, ds.SeriesInstanceUID = study, series
         ds.SOPInstanceUID = ds.file_meta.MediaStorageSOPInstanceUID = generate_uid()
-        ds.StudyDate = "20110101"
-        ds.save_as(tmp_path / f"{ds.SOPInstanceUID}.dcm")
+        for k, v in changes.items():
+            setattr(ds, k, v)
+        ds.save_as(folder / f"{ds.SOPInstanceUID}.dcm")
+    return study
+
+
+def test_compare_with_a_prior_study(qtbot, sample, tmp_path):
+    """A copy of the sample's T1 with new study/series/instance UIDs stands in as the prior:
+    the compare layout pairs it with the current T1 and links their scrolling."""
+    window = sample
+    t1_stack = next(st for st in window.catalog.stacks() if st.label.startswith("mocoMEMPRAGE"))
+    study = _copy_as_prior(t1_stack, tmp_path, StudyDate="20110101")
     window.open_comparison(str(tmp_path))
     qtbot.waitUntil(lambda: window.prior_catalog is not None, timeout=30000)
     assert window.layout_mode == "1x2"
@@ -185,6 +193,28 @@ def test_compare_with_a_prior_study(qtbot, sample, tmp_path):
     assert window.sync_actions["position"].isChecked()
     cur.step(-30)
     assert pri.position_mm() == pytest.approx(cur.position_mm(), abs=0.5)
+    # Opening the prior is audited like any open: its study UID hashed, never raw.
+    from viewer.audit import hash_uid, read_entries
+
+    opens = [e for e in read_entries() if e["action"] == "open"]
+    assert hash_uid(study) in {e["study"] for e in opens}
+    assert not any("another patient" in window.problems.item(i).text()
+                   for i in range(window.problems.count()))
+
+
+def test_compare_with_another_patient_warns(qtbot, sample, tmp_path):
+    """A "prior" of another patient (the sample's T2 under another Patient ID and name) is
+    paired as asked, with a warning that names neither patient."""
+    window = sample
+    t2 = next(st for st in window.catalog.stacks() if st.label.startswith("AX FSE T2"))
+    _copy_as_prior(t2, tmp_path, PatientID="OTHER-4711", PatientName="Other^Person")
+    window.open_comparison(str(tmp_path))
+    qtbot.waitUntil(lambda: window.prior_catalog is not None, timeout=30000)
+    texts = [window.problems.item(i).text() for i in range(window.problems.count())]
+    warned = [t for t in texts if "another patient" in t]
+    assert len(warned) == 1 and window.problems_dock.isVisible()
+    assert "4711" not in warned[0] and "Other" not in warned[0]
+    assert not any(p.patient_id in warned[0] for p in window.catalog.patients if p.patient_id)
 
 
 def test_window_and_zoom_sync_and_the_viewport_state(qtbot, sample):
@@ -229,3 +259,24 @@ def test_a_study_opened_in_a_saved_2x2_fills_it(qtbot, settings):
     assert len({v.pixels.stack.uid for v in win.views if v.pixels is not None}) == 4
     assert win.grid.frames[3].title.text().startswith("MR ")
     win.close()
+
+
+def test_no_reference_line_from_another_frame_of_reference(qtbot, sample, tmp_path):
+    """A prior's axial T2 in its own Frame of Reference (same scanner coordinates, unrelated by
+    DICOM's rule) draws no reference line in the current sagittal T1; the current T2 does."""
+    from pydicom.uid import generate_uid
+
+    window = sample
+    t2 = next(st for st in window.catalog.stacks() if st.label.startswith("AX FSE T2"))
+    _copy_as_prior(t2, tmp_path, FrameOfReferenceUID=generate_uid())
+    window.open_comparison(str(tmp_path))
+    qtbot.waitUntil(lambda: window.prior_catalog is not None, timeout=30000)
+    window.set_layout("2x2")
+    window.show_in_viewport(0, t2.uid)
+    window.show_in_viewport(1, window.prior_catalog.stacks()[0].uid)
+    window.show_in_viewport(2, _uid(window, "mocoMEMPRAGE"))
+    views = window.views
+    _loaded(qtbot, *views[:3])
+    window._update_references()
+    assert window.reference_segment(views[2], 0) is not None  # current T2: one frame
+    assert window.reference_segment(views[2], 1) is None  # the prior's: not related

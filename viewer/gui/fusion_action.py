@@ -42,6 +42,7 @@ class FusionController(QObject):
     def toggle(self, on: bool) -> None:
         """Fuse (on) or remove (off) the study's PET over the active view."""
         v = self.w.view
+        self._request += 1  # a PET still loading for an earlier toggle is not fused
         if not on or v.pixels is None or self.w.catalog is None:
             v.set_fusion(None)
             return
@@ -50,27 +51,37 @@ class FusionController(QObject):
             self.w.statusBar().showMessage(
                 f"No {'/'.join(self.modalities)} series in this study shares this series' "
                 f"Frame of Reference: nothing to fuse.", 8000)
+            self._uncheck()
             return
         px = self._pixels(partner)
         target = v.pixels
-        self._request += 1
         job = CallJob(self._request, px.load_volume, parent=self)
-        job.finished.connect(lambda _r, _vol: self._fuse(v, target, px))
+        job.finished.connect(lambda r, _vol: self._fuse(r, v, target, px))
         job.failed.connect(lambda _r, msg: self.w.report_problem(msg))
         self._jobs = [j for j in self._jobs if not j.wait(0)] + [job]
         self.w.statusBar().showMessage(f"Loading {partner.label} for fusion…")
         job.start()
 
-    def _fuse(self, view, target: StackPixels, px: StackPixels) -> None:
-        if view.pixels is not target:  # the user moved on while the PET loaded
+    def _fuse(self, request: int, view, target: StackPixels, px: StackPixels) -> None:
+        # The user turned fusion off (or asked again) or moved on while the PET loaded.
+        if request != self._request or view.pixels is not target:
             return
         try:
             view.set_fusion(px, self.slider.value() / 100)
         except ViewerError as exc:
             self.w.report_problem(str(exc))
+            self._uncheck()
             return
         self.w.statusBar().showMessage(f"Fused {px.stack.label} (opacity "
                                        f"{self.slider.value()} %)", 6000)
+
+    def _uncheck(self) -> None:
+        """Nothing is fused: View ▸ Fuse PET says so (one click fuses when there is)."""
+        action = getattr(self.w, "fusion_action", None)
+        if action is not None and action.isChecked():
+            action.blockSignals(True)
+            action.setChecked(False)
+            action.blockSignals(False)
 
     def set_opacity(self, percent: int) -> None:
         for v in self.w.views:

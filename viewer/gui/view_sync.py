@@ -227,7 +227,8 @@ class SyncMixin:
 
     def _update_references(self) -> None:
         """Each shown viewport draws where the other shown viewports' slices cut its own
-        (none for parallel planes; the crosshair already marks them within one series)."""
+        (none for parallel planes, nor for another Frame of Reference such as a prior
+        study's; the crosshair already marks them within one series)."""
         if not hasattr(self, "vp_model"):
             return
         shown = self.vp_model.shown()
@@ -237,8 +238,8 @@ class SyncMixin:
             for j in shown if (sp is not None and self.vp_model.reference_lines) else []:
                 o = self.all_views[j]
                 osp = self.slice_planes_of(o) if j != i else None
-                if osp is None or parallel(sp, osp):
-                    continue
+                if osp is None or parallel(sp, osp) or not same_frame(v, o):
+                    continue  # another Frame of Reference: its coordinates are unrelated
                 if o.pixels is v.pixels and v.show_crosshair and v.crosshair is not None:
                     continue
                 seg = sp.reference_line(v.index, osp.origins[o.index], osp.normal)
@@ -267,6 +268,16 @@ class SyncMixin:
         xs, ys = item.getData()
         a, b = (v.view_to_source(pg.Point(x, y)) for x, y in zip(xs, ys, strict=True))
         return a, b
+
+
+def same_frame(a: SliceView, b: SliceView) -> bool:
+    """Whether two views' series share a Frame of Reference (0020,0052), so that patient
+    coordinates mean the same place in both (PS3.3 C.7.4.1); series without one count as
+    sharing it only within one study."""
+    ha, hb = a.pixels.stack.first, b.pixels.stack.first
+    if ha.frame_of_reference_uid or hb.frame_of_reference_uid:
+        return ha.frame_of_reference_uid == hb.frame_of_reference_uid
+    return ha.study_uid == hb.study_uid
 
 
 def _spacing(sp: SlicePlanes) -> float:

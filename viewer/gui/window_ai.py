@@ -127,6 +127,8 @@ class AIMixin:
         if self._analyze is None or request != self._analyze.request:
             return
         self._end_analysis()
+        self._audit_analysis(result.stack_uid, "flagged" if result.flags else "ok",
+                             labels=len(result.labels))
         self.results[result.stack_uid] = result  # the result stays with its series
         self.statusBar().showMessage(f"{result.title} finished on {result.stack_label} in "
                                      f"{result.timings_s['total']:.1f} s", 8000)
@@ -136,8 +138,18 @@ class AIMixin:
     def _on_analyze_failed(self, request: int, message: str) -> None:
         if self._analyze is None or request != self._analyze.request:
             return
+        self._audit_analysis(self._analyze.pixels.stack.uid, "failed")
         self._end_analysis()
         self.report_problem(message)
+
+    def _audit_analysis(self, stack_uid: str, outcome: str, **counts: int) -> None:
+        """The audit trail's "analyze" entry (the study hashed), as ``radviewer analyze``
+        writes it."""
+        from viewer.audit import record
+
+        stack = self._stack_by_uid(stack_uid)
+        record("analyze", study_uid=stack.first.study_uid if stack is not None else None,
+               outcome=outcome, **counts)
 
     def _show_result_of(self, stack_uid: str) -> None:
         result = self.results.get(stack_uid)

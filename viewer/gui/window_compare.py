@@ -10,6 +10,7 @@ from PySide6.QtWidgets import QFileDialog
 
 from viewer.dicom.catalog import Catalog
 from viewer.display.viewport import match_series
+from viewer.gui.window_opening import record_opens
 from viewer.gui.workers import ScanJob
 from viewer.logs import remember_catalog, remember_root
 
@@ -19,6 +20,23 @@ def series_kind(stack) -> tuple[str, str, str]:
     h = stack.first
     desc = " ".join((h.series_description or stack.label).lower().split())
     return h.modality, stack.plane.lower(), desc
+
+
+def same_patient(a: Catalog, b: Catalog) -> bool:
+    """Whether two scanned studies share a patient: by Patient ID where both have one, else
+    by name (case and separators ignored); True when neither says (de-identified copies)."""
+    def ids(c: Catalog) -> set[str]:
+        return {p.patient_id.strip() for p in c.patients if p.patient_id.strip()}
+
+    def names(c: Catalog) -> set[str]:
+        return {" ".join(p.name.replace("^", " ").upper().split()) for p in c.patients
+                if p.name.strip()}
+
+    for key in (ids, names):
+        ka, kb = key(a), key(b)
+        if ka and kb:
+            return bool(ka & kb)
+    return True
 
 
 class CompareMixin:
@@ -55,11 +73,16 @@ class CompareMixin:
             return
         self._prior_scan = None
         remember_catalog(catalog)
+        record_opens(catalog)  # a prior is opened too: the audit trail says so
         self.prior_catalog = catalog
         n = self.compare_layout()
         self.statusBar().showMessage(
             f"Prior study: {len(catalog.stacks())} series, {n} matched to this study"
             if n else "The prior study has no series of the same kind as this one", 8000)
+        if self.catalog is not None and not same_patient(self.catalog, catalog):
+            # A wrong-patient comparison must not pass unnoticed (no name or ID in the text).
+            self.report_problem("⚠ The comparison study is of another patient (Patient ID or "
+                                "name differs from this study's): check before comparing")
 
     def compare_pairs(self) -> list[tuple]:
         """(current stack, prior stack) pairs of the same kind, current study order."""

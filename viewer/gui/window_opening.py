@@ -28,6 +28,14 @@ from viewer.gui.workers import ScanJob, SegLoadJob, ThumbnailJob
 from viewer.logs import remember_catalog, remember_root
 from viewer.paths import sample_study_dir
 
+
+def record_opens(catalog: Catalog) -> None:
+    """One audit entry ("open") per study of a scanned folder (the current or a prior)."""
+    for study in (st for p in catalog.patients for st in p.studies):
+        record("open", study_uid=study.uid, series=len(study.series),
+               outcome="cancelled" if catalog.cancelled else "ok")
+
+
 RESEARCH_NOTICE = "Research use — not a diagnosis."
 _MAX_RECENT = 8
 
@@ -156,9 +164,7 @@ class OpeningMixin:
         self.progress.hide()
         self.cancel_button.hide()
         self._show_catalog(catalog)
-        for study in (st for p in catalog.patients for st in p.studies):
-            record("open", study_uid=study.uid, series=len(study.series),
-                   outcome="cancelled" if catalog.cancelled else "ok")
+        record_opens(catalog)
         if any(v.pixels is None for v in self.views) and self.view.pixels is not None:
             self._syncing = True  # series found after the first one fill empty viewports
             try:

@@ -78,17 +78,21 @@ class PacsClient:
         if (method == "wado") != self.is_dicomweb:
             raise PacsError(f"{self.node.describe()}: {method} needs a "
                             f"{'DICOMweb' if method == 'wado' else 'DIMSE'} node")
-        if method == "wado":
-            r = web.retrieve(self.node, self.cache, study_uid, series_uids,
-                             progress=progress, cancel=cancel)
-        elif method == "move":
-            assert isinstance(self.node, DimseNode)
-            r = retrieve.move(self.node, self.cache, study_uid, series_uids, scp=self.scp,
-                              progress=progress, cancel=cancel)
-        else:
-            assert isinstance(self.node, DimseNode)
-            r = retrieve.get(self.node, self.cache, study_uid, series_uids,
-                             progress=progress, cancel=cancel)
+        try:
+            if method == "wado":
+                r = web.retrieve(self.node, self.cache, study_uid, series_uids,
+                                 progress=progress, cancel=cancel)
+            elif method == "move":
+                assert isinstance(self.node, DimseNode)
+                r = retrieve.move(self.node, self.cache, study_uid, series_uids, scp=self.scp,
+                                  progress=progress, cancel=cancel)
+            else:
+                assert isinstance(self.node, DimseNode)
+                r = retrieve.get(self.node, self.cache, study_uid, series_uids,
+                                 progress=progress, cancel=cancel)
+        except PacsError:  # refused or unreachable: the attempt is recorded too
+            audit.record("retrieve", study_uid, self.node.name, "failed")
+            raise
         audit.record("retrieve", study_uid, self.node.name, r.state, received=r.received,
                      skipped=r.skipped, failed=r.failed)
         return r
@@ -97,10 +101,14 @@ class PacsClient:
              progress: ProgressCallback | None = None,
              cancel: threading.Event | None = None) -> list[SendOutcome]:
         """C-STORE or STOW-RS files or folders; an outcome per instance."""
-        if self.is_dicomweb:
-            out = web.store(self.node, paths, progress=progress, cancel=cancel)
-        else:
-            out = dimse.store(self.node, paths, progress=progress, cancel=cancel)
+        try:
+            if self.is_dicomweb:
+                out = web.store(self.node, paths, progress=progress, cancel=cancel)
+            else:
+                out = dimse.store(self.node, paths, progress=progress, cancel=cancel)
+        except PacsError:  # nothing sent (no study known yet): the attempt is recorded
+            audit.record("send", None, self.node.name, "failed")
+            raise
         for study in dict.fromkeys(o.study_uid for o in out):  # one entry per study
             mine = [o for o in out if o.study_uid == study]
             bad = sum(not o.ok for o in mine)
