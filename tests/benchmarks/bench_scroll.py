@@ -3,9 +3,11 @@
     python tests/benchmarks/bench_scroll.py [CT_DIR] [--size 512] [--frames 275]
 
 Figures:
-- fps: ``SliceView.set_index(k)`` + ``grab()`` per slice through the loaded CT (the cost of
+- fps: ``SliceView.set_index(k)`` + ``grab()`` of the whole slice view (image, corner text,
+  orientation letters: what the user sees) per slice through the loaded CT (the cost of
   showing a new slice and painting it), without and with a label overlay of the same size
-  (uint8 labels on a second ImageItem with a lookup table), at the given widget size;
+  set through the app's own path (``SliceView.set_overlay`` with the window's lookup table,
+  ``compose.label_lut``), at the given widget size;
 - event latency: a wheel event sent to the viewport until the repainted view is grabbed,
   while a background process keeps every core busy.
 Targets (issue "The viewer"): >= 120 fps with an overlay at 512^2 (p95 <= 8 ms), >= 60 fps at
@@ -20,6 +22,7 @@ import os
 import sys
 import time
 from pathlib import Path
+from types import SimpleNamespace
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 REPO = Path(__file__).resolve().parents[2]
@@ -48,8 +51,10 @@ def main() -> None:
     from PySide6.QtGui import QWheelEvent
     from PySide6.QtWidgets import QApplication
 
+    from viewer.ai.manifest import Label
     from viewer.dicom.pixels import StackPixels
     from viewer.dicom.scan import scan_folder
+    from viewer.export.compose import label_lut
     from viewer.gui.slice_view import SliceView
 
     ap = argparse.ArgumentParser()
@@ -73,30 +78,22 @@ def main() -> None:
         view.set_stack(px)
         app.processEvents()
         view.fit()
+        for k in range(n):  # once through untimed: both timed passes find the same caches
+            view.set_index(k)
         for overlay in (False, True):
-            label_item = None
-            if overlay:
-                label_item = pg.ImageItem(axisOrder="row-major")
-                lut = np.zeros((256, 4), np.uint8)
-                lut[1] = (255, 0, 0, 110)
-                lut[2] = (0, 255, 0, 110)
-                label_item.setLookupTable(lut)
-                label_item.setLevels((0, 255))
-                view.viewbox.addItem(label_item)
-                labels = (px.frame_volume()[:n] > 1100).astype(np.uint8)  # bone-ish as label 1
+            if overlay:  # as the window shows an AI result: labels on the stack's voxels
+                labels = (px.frame_volume() > 1100).astype(np.uint8)  # bone-ish as label 1
+                bone = SimpleNamespace(labels=[Label(1, "Bone", (255, 0, 0))])
+                view.set_overlay(labels, label_lut(bone, {1}, 0.45))
             times = []
             for k in range(n):
                 t0 = time.perf_counter()
                 view.set_index(k)
-                if label_item is not None:
-                    label_item.setImage(labels[k], autoLevels=False)
-                    label_item.setRect(view.image.mapRectToParent(view.image.boundingRect()))
-                view.graphics.grab()
+                view.grab()  # the whole view: corner text and letters included
                 times.append(time.perf_counter() - t0)
             print(f"{size}^2 widget, {'label overlay' if overlay else 'no overlay   '}: "
                   f"{_stats(times[5:])}")
-            if label_item is not None:
-                view.viewbox.removeItem(label_item)
+            view.set_overlay(None)
 
         if size == 512:
             stop = multiprocessing.Event()
@@ -115,7 +112,7 @@ def main() -> None:
                 t0 = time.perf_counter()
                 QApplication.sendEvent(vp, ev)
                 app.processEvents()
-                view.graphics.grab()
+                view.grab()
                 lat.append(time.perf_counter() - t0)
             stop.set()
             for b in burners:

@@ -1,4 +1,4 @@
-"""Start-up time: launch to the sample study's first image painted in the real window.
+"""Start-up time: launch to the sample study's first image painted, against a minimal window.
 
 Run under a real X server (the issue's figure is for Xvfb on 2 cores):
 
@@ -6,9 +6,15 @@ Run under a real X server (the issue's figure is for Xvfb on 2 cores):
     DISPLAY=:99 python tests/benchmarks/bench_startup.py [--runs 7] [--exe dist/radviewer/radviewer]
 
 Each run starts a fresh process with ``--sample --exit-after-first-image`` and an empty
-settings folder (a first run: no saved geometry or layout). Prints, per run, the app's own
-figure (seconds since the OS started the process, read from /proc, to the paint that shows the
-first slice) and the wall time seen from here (which adds process teardown), then the median.
+settings folder (a first run: no saved geometry or layout); the app's own figure is seconds
+since the OS started the process (read from /proc) to the paint that shows the first slice.
+The anchor, run alternately with it (paired: the same load), is ``startup_minimal.py``: a
+minimal PySide6 + pyqtgraph window showing the same slice (the sample's first series, middle
+slice), read with pydicom in that process and timed the same way. Prints per-run figures, the
+medians and their ratio (issue 18: goal <= 1.1x).
+
+Python caches bytecode: with PYTHONDONTWRITEBYTECODE set (as in CI) every start would compile
+radviewer's own modules again, which no installed app does, so both programs run with it unset.
 """
 
 from __future__ import annotations
@@ -21,20 +27,68 @@ import statistics
 import subprocess
 import sys
 import tempfile
-import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+GOAL = 1.1
 
 
-def one_run(cmd: list[str], env: dict[str, str]) -> tuple[float, float, str]:
-    t0 = time.perf_counter()
+def _first_image(cmd: list[str], env: dict[str, str]) -> tuple[float, str]:
     proc = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=120)
-    wall = time.perf_counter() - t0
-    if proc.returncode != 0:
-        sys.exit(f"run failed ({proc.returncode}):\n{proc.stdout}\n{proc.stderr}")
     m = re.search(r"first image: ([0-9.]+) s after launch", proc.stdout)
+    if proc.returncode != 0 or m is None:
+        raise RuntimeError(f"{' '.join(cmd[-3:])} failed ({proc.returncode}): "
+                           f"{(proc.stdout + proc.stderr).strip()[-400:]}")
     heavy = re.search(r"heavy modules loaded: (.*)", proc.stdout)
-    if m is None:
-        sys.exit(f"no start-up figure in the output:\n{proc.stdout}")
-    return float(m.group(1)), wall, heavy.group(1) if heavy else "?"
+    return float(m.group(1)), heavy.group(1) if heavy else ""
+
+
+def sample_slice() -> str:
+    """The file the app shows first for the sample study: first series, middle slice."""
+    sys.path.insert(0, str(HERE.parents[1]))
+    from viewer.dicom.scan import scan_folder
+    from viewer.paths import sample_study_dir
+
+    st = scan_folder(str(sample_study_dir())).stacks()[0]
+    return st.frames[st.n_frames // 2].header.path
+
+
+def measure(runs: int = 7, exe: str | None = None, log=print) -> dict:
+    """Alternate app and anchor runs; medians in seconds and their ratio."""
+    if not os.environ.get("DISPLAY") and os.environ.get("QT_QPA_PLATFORM") != "offscreen":
+        raise RuntimeError("set DISPLAY (Xvfb) or QT_QPA_PLATFORM=offscreen")
+    app_cmd = ([exe] if exe else [sys.executable, "-m", "viewer.cli"]) + [
+        "--sample", "--exit-after-first-image"]
+    anchor_cmd = [sys.executable, str(HERE / "startup_minimal.py"), sample_slice()]
+    base = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
+    base["PYTHONPATH"] = os.pathsep.join([str(HERE.parents[1]), base.get("PYTHONPATH", "")])
+    subprocess.run([sys.executable, "-m", "compileall", "-q", str(HERE.parents[1] / "viewer")],
+                   env=base, capture_output=True)
+    app, anchor = [], []
+    for i in range(runs):
+        cfg = tempfile.mkdtemp(prefix="radviewer-bench-")
+        env = dict(base, XDG_CONFIG_HOME=cfg, XDG_STATE_HOME=cfg)
+        try:
+            pair = [("app", app_cmd), ("anchor", anchor_cmd)]
+            for name, cmd in (pair if i % 2 == 0 else pair[::-1]):  # neither always first
+                t, heavy = _first_image(cmd, env)
+                (app if name == "app" else anchor).append(t)
+                if name == "app":
+                    app_heavy = heavy
+        finally:
+            shutil.rmtree(cfg, ignore_errors=True)
+        log(f"run {i + 1}: radviewer {app[-1]:.3f} s, minimal window {anchor[-1]:.3f} s "
+            f"(heavy modules loaded by radviewer: {app_heavy or 'none'})")
+    a, b = statistics.median(app), statistics.median(anchor)
+    return {"app_s": a, "anchor_s": b, "ratio": a / b}
+
+
+def rows(runs: int = 7) -> list[dict]:
+    """The issue-18 table's start-up row (tests/benchmarks/bench_issue18.py)."""
+    r = measure(runs, log=lambda s: None)
+    return [{"what": "start-up to first image", "now": f"{r['app_s']:.3f} s",
+             "anchor": f"minimal window {r['anchor_s']:.3f} s", "ratio": r["ratio"],
+             "goal": f"<= {GOAL}x", "met": r["ratio"] <= GOAL}]
 
 
 def main() -> None:
@@ -42,27 +96,15 @@ def main() -> None:
     ap.add_argument("--runs", type=int, default=7)
     ap.add_argument("--exe", help="a built app (packaging/); default: this Python's radviewer")
     args = ap.parse_args()
-    if not os.environ.get("DISPLAY") and os.environ.get("QT_QPA_PLATFORM") != "offscreen":
-        sys.exit("set DISPLAY (Xvfb) or QT_QPA_PLATFORM=offscreen")
-    cmd = ([args.exe] if args.exe else [sys.executable, "-m", "viewer.cli"]) + [
-        "--sample", "--exit-after-first-image"]
-    print(f"command: {' '.join(cmd)}")
     print(f"platform: {os.environ.get('QT_QPA_PLATFORM') or 'xcb'} "
-          f"DISPLAY={os.environ.get('DISPLAY', '')}; cores: {os.cpu_count()}")
-    first, walls = [], []
-    for i in range(args.runs):
-        cfg = tempfile.mkdtemp(prefix="radviewer-bench-")
-        env = dict(os.environ, XDG_CONFIG_HOME=cfg, XDG_STATE_HOME=cfg)
-        try:
-            f, w, heavy = one_run(cmd, env)
-        finally:
-            shutil.rmtree(cfg, ignore_errors=True)
-        first.append(f)
-        walls.append(w)
-        print(f"run {i + 1}: first image {f:.3f} s after launch; wall {w:.3f} s; "
-              f"heavy modules loaded: {heavy}")
-    print(f"median: first image {statistics.median(first):.3f} s "
-          f"(min {min(first):.3f}, max {max(first):.3f}); wall {statistics.median(walls):.3f} s")
+          f"DISPLAY={os.environ.get('DISPLAY', '')}; cores: {os.cpu_count()}; "
+          f"load: {os.getloadavg()[0]:.2f}")
+    try:
+        r = measure(args.runs, args.exe)
+    except RuntimeError as exc:
+        sys.exit(str(exc))
+    print(f"median: radviewer {r['app_s']:.3f} s, minimal window {r['anchor_s']:.3f} s: "
+          f"{r['ratio']:.2f}x (goal <= {GOAL}x: {'met' if r['ratio'] <= GOAL else 'not met'})")
 
 
 if __name__ == "__main__":

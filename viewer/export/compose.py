@@ -103,7 +103,7 @@ def blend(grey: np.ndarray, labels: np.ndarray | None, lut: np.ndarray | None,
     table = ((g * (255 - a) + c * a + 127) // 255).astype(np.uint8).reshape(-1, 3)
     index = labels.astype(np.uint16) << 8
     index |= grey
-    return table[index]
+    return np.take(table, index, axis=0)  # same as table[index], ~1.5x faster (no fancy path)
 
 
 def blend_colour(rgb: np.ndarray, labels: np.ndarray | None, lut: np.ndarray | None,

@@ -17,10 +17,10 @@ from pathlib import Path
 import numpy as np
 
 from viewer.errors import DicomReadError, ExportError, OperationCancelled
+from viewer.export import png
 from viewer.export.atomic import atomic_open, explain
 
 FORMATS = {".png": "PNG", ".jpg": "JPEG", ".jpeg": "JPEG"}
-PNG_LEVEL = 1  # zlib level: 1 is ~2x faster than Pillow's default 6 for ~10 % more bytes
 JPEG_QUALITY = 92
 
 
@@ -47,14 +47,14 @@ def png_info(text: dict[str, str] | None):
 
 
 def encode(rgb: np.ndarray, fh, fmt: str, text: dict[str, str] | None = None) -> None:
-    """Encode ``rgb``; ``text`` (e.g. an AI result's provenance) goes into PNG tEXt chunks."""
+    """Encode ``rgb``; ``text`` (e.g. an AI result's provenance) goes into PNG tEXt chunks.
+    PNG through viewer/export/png.py (5-10x faster than Pillow's encoder), JPEG through Pillow."""
+    if fmt == "PNG":
+        png.write_png(rgb, fh, text)
+        return
     from PIL import Image
 
-    im = Image.fromarray(rgb)
-    if fmt == "PNG":
-        im.save(fh, "PNG", compress_level=PNG_LEVEL, pnginfo=png_info(text))
-    else:
-        im.save(fh, "JPEG", quality=JPEG_QUALITY, subsampling=0)
+    Image.fromarray(rgb).save(fh, "JPEG", quality=JPEG_QUALITY, subsampling=0)
 
 
 def save_image(rgb: np.ndarray, path: Path | str, overwrite: bool = False,

@@ -9,6 +9,7 @@ from PySide6.QtWidgets import QFileDialog
 
 from viewer.dicom.reformat import PLANES
 from viewer.export.compose import label_lut
+from viewer.gui import memory
 from viewer.gui.preferences import KEY_MODEL_FOLDER
 from viewer.gui.slice_view import ACQUIRED
 from viewer.gui.workers import AnalyzeJob
@@ -188,6 +189,7 @@ class AIMixin:
         if px is not None and self.results.pop(px.stack.uid, None) is not None:
             self.runner.forget(px.stack.uid)
         self._show_result_of(px.stack.uid if px is not None else "")
+        memory.give_back()  # the result's buffers go back to the system
 
     def jump_to_label(self, value: int) -> None:
         """Show the largest cross-section of label ``value`` in the active view."""

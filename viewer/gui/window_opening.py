@@ -24,6 +24,7 @@ from PySide6.QtWidgets import (
 from viewer import __version__
 from viewer.audit import record
 from viewer.dicom.catalog import Catalog
+from viewer.gui import memory
 from viewer.gui.workers import ScanJob, SegLoadJob, ThumbnailJob
 from viewer.logs import remember_catalog, remember_root
 from viewer.paths import sample_study_dir
@@ -127,6 +128,7 @@ class OpeningMixin:
             self._prior_scan.cancel()
             self._prior_scan = None
         self.__dict__.pop("_planes_cache", None)
+        memory.give_back()  # the last study's volumes go back to the system
         self.skipped_label.setText("")
         self.settings.setValue("last_folder", path)
         self._add_recent(path)
