@@ -159,9 +159,10 @@ def test_reference_lines_and_shared_crosshair(qtbot, sample):
     assert t1.crosshair is not None and t2.crosshair is not None
 
 
-def _copy_as_prior(stack, folder, **changes) -> str:
+def _copy_as_prior(stack, folder, shift_mm=None, **changes) -> str:
     """The files of ``stack`` written to ``folder`` as another study (new study, series and
-    instance UIDs, attributes ``changes`` set); returns the new Study Instance UID."""
+    instance UIDs, attributes ``changes`` set, Image Position moved by ``shift_mm``); returns
+    the new Study Instance UID."""
     import pydicom
     from pydicom.uid import generate_uid
 
@@ -172,6 +173,9 @@ def _copy_as_prior(stack, folder, **changes) -> str:
         ds.SOPInstanceUID = ds.file_meta.MediaStorageSOPInstanceUID = generate_uid()
         for k, v in changes.items():
             setattr(ds, k, v)
+        if shift_mm is not None:
+            ds.ImagePositionPatient = [float(a) + b for a, b in
+                                       zip(ds.ImagePositionPatient, shift_mm)]
         ds.save_as(folder / f"{ds.SOPInstanceUID}.dcm")
     return study
 
@@ -280,3 +284,29 @@ def test_no_reference_line_from_another_frame_of_reference(qtbot, sample, tmp_pa
     window._update_references()
     assert window.reference_segment(views[2], 0) is not None  # current T2: one frame
     assert window.reference_segment(views[2], 1) is None  # the prior's: not related
+
+
+def test_a_prior_in_another_frame_of_reference_syncs_by_anatomy(qtbot, sample, tmp_path):
+    """A prior from another session (its own Frame of Reference, the patient 60 mm further
+    along the table): scanner positions mean nothing across the two, so scrolling is linked
+    by the volumes' centres, re-lined-up from the slices shown when Sync scroll is switched
+    on again; no crosshair or reference line crosses between them."""
+    from pydicom.uid import generate_uid
+
+    window = sample
+    t2 = next(st for st in window.catalog.stacks() if st.label.startswith("AX FSE T2"))
+    _copy_as_prior(t2, tmp_path, shift_mm=(0.0, 0.0, 60.0),
+                   FrameOfReferenceUID=generate_uid())
+    window.open_comparison(str(tmp_path))
+    qtbot.waitUntil(lambda: window.prior_catalog is not None, timeout=30000)
+    cur, pri = window.views[:2]
+    _loaded(qtbot, cur, pri)
+    assert cur.pixels.stack is t2 and window.layout_mode == "1x2"
+    cur.step(-12)  # by scanner position the prior would sit 24 slices away (or at its end)
+    assert pri.index == cur.index
+    window.set_sync("position", "sync_position", False)
+    pri.step(3)  # the reader lines the prior up by hand, then links again
+    window.set_active_view(0)
+    window.set_sync("position", "sync_position", True)
+    cur.step(2)
+    assert pri.index == cur.index + 3

@@ -108,6 +108,13 @@ class SlicePlanes:
         return n / (np.linalg.norm(n) or 1.0)
 
     @property
+    def centre(self) -> np.ndarray:
+        """Patient position (mm) of the centre of the stack (mid-plane, mid-image)."""
+        rows, cols = self.shape
+        mid = (self.origins[0] + self.origins[-1]) / 2
+        return mid + (rows - 1) / 2 * self.row_step + (cols - 1) / 2 * self.col_step
+
+    @property
     def positions(self) -> np.ndarray:
         """Distance (mm) of each slice along :attr:`normal`."""
         return self.origins @ self.normal

@@ -55,6 +55,7 @@ class SyncMixin:
         if self.sync_actions[key].isChecked() != bool(on):
             self.sync_actions[key].setChecked(bool(on))
         if on and key == "position":
+            self._record_frame_offsets()
             self._sync_position_from(self.view)
         self._update_references()
 
@@ -128,9 +129,41 @@ class SyncMixin:
                 dst = self.slice_planes_of(other) if other is not v else None
                 if dst is not None and parallel(src, dst):
                     p = reg.map_point(v, other, point) if reg is not None else point
+                    if p is point and not same_frame(v, other):
+                        p = np.asarray(point, float) + self._frame_offset(v, other)
                     other.set_index(dst.nearest_slice(p))
         finally:
             self._syncing = False
+
+    def _frame_offset(self, src: SliceView, dst: SliceView) -> np.ndarray:
+        """Offset (mm) from ``src``'s patient coordinates to ``dst``'s when the two lie in
+        different Frames of Reference (a prior from another session) and no registration links
+        them: raw scanner positions there mean nothing. It starts as the difference of the two
+        volumes' centres and is taken again from the points shown whenever "Sync scroll" is
+        switched on (as relative sync does in other viewers: line up, then link)."""
+        key = (_frame_key(src), _frame_key(dst))
+        offsets = self.__dict__.setdefault("_frame_offsets", {})
+        if key not in offsets:
+            a, b = self.slice_planes_of(src), self.slice_planes_of(dst)
+            offsets[key] = b.centre - a.centre
+            offsets[key[::-1]] = -offsets[key]
+        return offsets[key]
+
+    def _record_frame_offsets(self) -> None:
+        """The points shown now correspond: offsets between Frames of Reference from them."""
+        offsets = self.__dict__.setdefault("_frame_offsets", {})
+        offsets.clear()
+        v = self.view
+        if v.pixels is None or self._current_point(v) is None:
+            return
+        for other in self.visible_views():
+            if other is v or other.pixels is None or same_frame(v, other):
+                continue
+            q = self._current_point(other)
+            if q is not None:
+                d = np.asarray(q, float) - np.asarray(self._current_point(v), float)
+                offsets[(_frame_key(v), _frame_key(other))] = d
+                offsets[(_frame_key(other), _frame_key(v))] = -d
 
     def _share_window(self, v: SliceView, from_others: bool = False) -> None:
         """One series has one window: ``v``'s goes to the others showing its series (or,
@@ -211,8 +244,9 @@ class SyncMixin:
         try:
             for v in self.visible_views():
                 sp = self.slice_planes_of(v)
-                if sp is None or not v.has_reformat or not sp.contains(point):
-                    v.set_crosshair(None)
+                if sp is None or not v.has_reformat or not sp.contains(point) or (
+                        self.view.pixels is not None and not same_frame(self.view, v)):
+                    v.set_crosshair(None)  # a point of another Frame of Reference: not here
                     continue
                 index = sp.nearest_slice(point)
                 row, col = sp.pixel_of(index, point)
@@ -268,6 +302,12 @@ class SyncMixin:
         xs, ys = item.getData()
         a, b = (v.view_to_source(pg.Point(x, y)) for x, y in zip(xs, ys, strict=True))
         return a, b
+
+
+def _frame_key(v: SliceView) -> str:
+    """What a view's patient coordinates are relative to (see :func:`same_frame`)."""
+    h = v.pixels.stack.first
+    return h.frame_of_reference_uid or f"study {h.study_uid}"
 
 
 def same_frame(a: SliceView, b: SliceView) -> bool:

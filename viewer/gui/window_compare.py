@@ -110,6 +110,9 @@ class CompareMixin:
             self._syncing = False
         self._stop_unused_loads()
         self.set_sync("position", "sync_position", True)
+        # The prior shows its middle slice, not the anatomy read here: Frames of Reference are
+        # first lined up by the volumes' centres (view_sync._frame_offset), not by what is shown.
+        self.__dict__.setdefault("_frame_offsets", {}).clear()
         for n in range(len(pairs)):
             self._sync_position_from(self.all_views[2 * n])
         self.set_active_view(0)
