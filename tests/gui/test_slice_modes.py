@@ -72,6 +72,36 @@ def test_pet_opens_in_suv_and_reads_suv_under_the_cursor(view, pet_px):
     assert "Bq/ml" in seen[-1] and suv > 1.0
 
 
+def test_sul_under_the_cursor_only_when_the_header_gives_height(view, pet_px, monkeypatch):
+    """SUL (lean body mass, Janmahasatian) needs Patient's Size: the shared PET has none, so
+    only SUV bw is read; with a height of 1.75 m the cursor reads SUL by the hand formula."""
+    import dataclasses
+
+    from viewer.dicom import pet
+
+    view.set_stack(pet_px)
+    k = view.index
+    real = pet_px.real(k)
+    row, col = np.unravel_index(int(np.argmax(real)), real.shape)
+    seen = []
+    view.cursor_moved.connect(seen.append)
+    view._on_mouse_moved(_scene_pos(view, row, col))
+    assert "SUV" in seen[-1] and "SUL" not in seen[-1]
+
+    params = pet.read_suv_parameters(pet_px.stack)
+    assert params.height_m is None and params.sex in ("M", "F")
+    tall = dataclasses.replace(params, height_m=1.75)
+    monkeypatch.setattr(pet, "read_suv_parameters", lambda _stack: tall)
+    view.clear()
+    view.set_stack(pet_px)
+    view._on_mouse_moved(_scene_pos(view, row, col))
+    w = tall.weight_kg
+    bmi = w / 1.75 ** 2
+    lbm = 9270 * w / ((6680 + 216 * bmi) if tall.sex == "M" else (8780 + 244 * bmi))
+    sul = float(re.search(r"SUL (\d+\.\d+)", seen[-1]).group(1))
+    assert sul == pytest.approx(real[row, col] * pet.suv_bw_factor(tall) * lbm / w, abs=0.006)
+
+
 def test_value_under_a_still_cursor_follows_scrolling(view, pet_px):
     view.set_stack(pet_px)
     seen = []

@@ -61,6 +61,7 @@ class SliceModes:
         """A new stack: no slab cache, SUV read again from its header, no fusion."""
         self._projector, self._slab_vol, self._suv_vol = None, None, None
         self.suv_factor, self.suv_problem, self.pet_units = None, "", ""
+        self.sul_factor: float | None = None  # real value x factor = SUL (Janmahasatian)
         st = self.pixels.stack if self.pixels is not None else None
         if st is not None and st.first.modality == "PT":
             try:
@@ -69,6 +70,11 @@ class SliceModes:
                 self.suv_factor = pet.suv_bw_factor(params)
             except pet.SuvError as exc:
                 self.suv_problem = str(exc)
+            else:
+                try:  # SUL (lean body mass) where the header gives height and sex too
+                    self.sul_factor = pet.suv_lbm_factor(params)
+                except (pet.SuvError, ValueError):
+                    self.sul_factor = None
         self.set_fusion(None)
 
     # ------------------------------------------------------------------ slab
@@ -249,6 +255,8 @@ class SliceModes:
         text = f"{real:.0f}{unit}" if real == int(real) else f"{real:.2f}{unit}"
         if self.suv_factor is not None:
             text += f"  SUV {real * self.suv_factor:.2f}"
+            if self.sul_factor is not None:
+                text += f"  SUL {real * self.sul_factor:.2f}"
         elif self.suv_problem:
             text += f"  (no SUV: {self.suv_problem})"
         return text
