@@ -86,17 +86,6 @@ class _SignalQuit:
         self._write.close()
 
 
-def _start_decoders_soon() -> None:
-    """Start the decoder processes in the background once the window is up (~1 s, paid
-    while the user looks at it; the first compressed slice then needs no wait)."""
-    from PySide6.QtCore import QTimer
-
-    from viewer.dicom import pixels
-
-    QTimer.singleShot(0, lambda: threading.Thread(target=pixels.warm_up, name="decoder-start",
-                                                  daemon=True).start())
-
-
 def _end(window, stopper: _SignalQuit | None) -> None:
     """Close the window (its jobs are cancelled and waited for), then stop the decoders."""
     from viewer.dicom import decode_pool
@@ -117,6 +106,12 @@ def run_gui(path: str | None = None, sample: bool = False,
     ``exit_after_first_image``: quit once the first slice is painted, printing the time since
     launch (viewer.gui.startup_probe).
     """
+    from viewer.dicom import decode_pool
+
+    # First: the decoder processes' forkserver starts and imports the decoders while this
+    # process imports Qt and builds the window; workers then fork from it in milliseconds when
+    # a compressed series is opened (they are started by its pixels, viewer.dicom.pixels).
+    decode_pool.prestart()
     import pyqtgraph as pg
     from PySide6.QtGui import QIcon
     from PySide6.QtWidgets import QApplication
@@ -140,7 +135,6 @@ def run_gui(path: str | None = None, sample: bool = False,
     win.show()
     stopper = _SignalQuit(app, win) if threading.current_thread() is threading.main_thread() \
         else None
-    _start_decoders_soon()
     if exit_after_first_image:
         from viewer.gui.startup_probe import FirstImageProbe
 

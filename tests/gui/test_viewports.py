@@ -175,7 +175,7 @@ def _copy_as_prior(stack, folder, shift_mm=None, **changes) -> str:
             setattr(ds, k, v)
         if shift_mm is not None:
             ds.ImagePositionPatient = [float(a) + b for a, b in
-                                       zip(ds.ImagePositionPatient, shift_mm)]
+                                       zip(ds.ImagePositionPatient, shift_mm, strict=True)]
         ds.save_as(folder / f"{ds.SOPInstanceUID}.dcm")
     return study
 

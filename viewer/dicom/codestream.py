@@ -318,6 +318,30 @@ def frame_prefix(f, path: str, offset: int, n_frames: int, frame: int) -> bytes:
     return bytes(out)
 
 
+def frame_bytes(h: InstanceHeader, frame: int) -> bytes | None:
+    """The whole codestream of frame ``frame`` (its fragments joined, as pydicom passes them to
+    a decoder), or None where the header does not know where the pixel data starts.
+
+    Raises
+    ------
+    OSError, ValueError
+        The file cannot be read, or its fragments do not hold that frame.
+    """
+    offset = h.encapsulated_offset
+    if offset is None:
+        return None
+    with open(h.path, "rb") as f:
+        fmap = _frame_map(f, h.path, offset, max(1, h.number_of_frames))
+        if not 0 <= frame < len(fmap.frames):
+            raise ValueError(f"no frame {frame + 1}: the pixel data holds {len(fmap.frames)}")
+        start, stop = fmap.frames[frame]
+        out = bytearray()
+        for pos, length in fmap.fragments[start:stop]:
+            f.seek(pos)
+            out += f.read(length)
+    return bytes(out)
+
+
 # ----------------------------------------------------------------------------- the check
 
 

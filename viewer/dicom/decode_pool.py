@@ -8,10 +8,13 @@ therefore decoded only here, in a pool of worker processes, never in the app's o
   as it arrives. When a worker dies, the items it may have been decoding are retried one at a
   time in a one-worker *quarantine* pool, where a crash can only be that item's: it is then
   reported as :class:`WorkerCrashed`, and the main pool is rebuilt for the rest.
-- The pool is kept for the session (start-up costs ~1 s; :func:`start` pays it ahead, e.g.
-  in the background at GUI launch) and :func:`shutdown` terminates it. Workers die with their
-  parent (Linux ``PR_SET_PDEATHSIG``; the forkserver exits when the app's pipe to it closes),
-  so not even ``kill -9`` of the app leaves decoder processes behind.
+- The pool is kept for the session and :func:`shutdown` terminates it. Most of its start is
+  the forkserver importing the decoders: :func:`prestart` sets that going at launch, and
+  :func:`start_soon` forks the workers in the background once compressed data is in sight.
+  Workers die with their parent (Linux ``PR_SET_PDEATHSIG``; the forkserver exits when the
+  app's pipe to it closes), so not even ``kill -9`` of the app leaves decoder processes behind.
+- Decoded frames come back through shared memory (:mod:`viewer.dicom.shm_frames`); results
+  dropped on the way (a cancelled load) are handed to run_each's ``discard``.
 - Where worker processes cannot start at all (a locked-down host), items are run in this
   process instead, and a log line says that a hostile file could then crash the app.
 """
@@ -22,7 +25,6 @@ import atexit
 import logging
 import multiprocessing
 import os
-import signal
 import sys
 import threading
 import time
@@ -32,6 +34,8 @@ from concurrent.futures import TimeoutError as FutureTimeout
 from concurrent.futures.process import BrokenProcessPool, ProcessPoolExecutor
 from typing import Any
 
+from viewer.dicom.decode_worker import ping, worker_init
+from viewer.dicom.pool_stop import terminate as _terminate
 from viewer.errors import OperationCancelled
 
 log = logging.getLogger(__name__)
@@ -44,56 +48,6 @@ BatchFn = Callable[[Sequence[Any]], list[Any]]
 
 class WorkerCrashed(Exception):
     """The worker process died (abort, segfault, killed) while running this item alone."""
-
-
-# ----------------------------------------------------------------------------- in the worker
-
-_PR_SET_PDEATHSIG = 1
-
-
-def _worker_init(app_pid: int) -> None:
-    """(worker) Die with the app; leave Ctrl+C to the app."""
-    # The terminal sends SIGINT to the whole process group; the app decides what to stop.
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
-    # The forkserver gives each worker a copy of the pipe whose closing tells the forkserver
-    # that the app has gone; held here it would keep the forkserver (and, through
-    # PR_SET_PDEATHSIG, this worker) alive after a kill -9 of the app.
-    fs = getattr(sys.modules.get("multiprocessing.forkserver"), "_forkserver", None)
-    alive_fd = getattr(fs, "_forkserver_alive_fd", None)
-    if alive_fd is not None:
-        try:
-            os.close(alive_fd)
-        except OSError:
-            pass
-        fs._forkserver_alive_fd = None
-    if sys.platform.startswith("linux"):
-        import ctypes
-
-        parent = os.getppid()
-        try:
-            libc = ctypes.CDLL(None, use_errno=True)
-            libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
-        except (OSError, AttributeError):
-            pass
-        if os.getppid() != parent:  # the parent died before prctl took effect
-            os._exit(1)
-    # Elsewhere (and as a second line): a watchdog that ends this worker once the app is gone.
-    threading.Thread(target=_watch_app, args=(app_pid,), name="watch-app", daemon=True).start()
-
-
-def _watch_app(app_pid: int) -> None:
-    while True:
-        time.sleep(1.0)
-        try:
-            os.kill(app_pid, 0)
-        except ProcessLookupError:
-            os._exit(1)
-        except PermissionError:  # the pid was reused by another user's process
-            os._exit(1)
-
-
-def _ping() -> int:
-    return os.getpid()
 
 
 # ----------------------------------------------------------------------------- the pools
@@ -109,7 +63,11 @@ _unavailable: str | None = None  # why worker processes cannot start on this hos
 _retry_at = 0.0  # time.monotonic() after which a failed start is tried again
 RETRY_S = 60.0  # isolation is worth retrying: a failed start may have been a passing hiccup
 _closed = False  # shut down for good: the app is exiting
-_preload: tuple[str, ...] = ()
+# Imported once by the forkserver, so that each worker forks with them: the frame decoders and
+# pydicom's (which imports every installed codec). Named here, not imported, so that the app can
+# start the forkserver before it imports them itself (prestart at launch).
+_preload: tuple[str, ...] = ("viewer.dicom.isolated", "pydicom.pixels")
+_soon: threading.Thread | None = None  # start_soon()'s thread
 _exit_hook_installed = False
 
 
@@ -142,48 +100,12 @@ def _new_executor(workers: int) -> ProcessPoolExecutor:
                 pass
         atexit.register(shutdown)
     return ProcessPoolExecutor(max_workers=workers, mp_context=_context(),
-                               initializer=_worker_init, initargs=(os.getpid(),))
+                               initializer=worker_init, initargs=(os.getpid(),))
 
 
 def workers() -> int:
     """Number of decoder processes in the main pool."""
     return max(1, os.cpu_count() or 1)
-
-
-def _terminate(pool: ProcessPoolExecutor | None, grace_s: float = 0.5) -> None:
-    """Stop ``pool`` within about ``grace_s`` + 2 s, whatever its workers are doing.
-
-    Workers get ``grace_s`` to finish the item in hand (killing one while it sends a result
-    leaves a partial message that the executor's reader thread would wait for forever, and
-    that thread is joined at exit); one still busy then (a hostile file can take minutes) is
-    killed, and the result pipe's last writer, ours, is closed so that the reader ends.
-    """
-    if pool is None:
-        return
-    # Private attributes of ProcessPoolExecutor (stable from 3.9 to 3.13): it has no public
-    # way to stop a busy worker before 3.14's terminate_workers().
-    procs = list((getattr(pool, "_processes", None) or {}).values())
-    results = getattr(pool, "_result_queue", None)
-    manager = getattr(pool, "_executor_manager_thread", None)
-    pool.shutdown(wait=False, cancel_futures=True)
-    deadline = time.monotonic() + grace_s
-    for p in procs:
-        p.join(max(0.0, deadline - time.monotonic()))
-    busy = [p for p in procs if p.is_alive()]
-    for p in busy:
-        p.terminate()
-    for p in busy:
-        p.join(1.0)
-        if p.is_alive():
-            p.kill()
-            p.join(1.0)
-    if busy and results is not None:
-        try:
-            results._writer.close()
-        except (AttributeError, OSError):
-            pass
-    if manager is not None and manager is not threading.current_thread():
-        manager.join(1.0)
 
 
 def _main_pool() -> tuple[ProcessPoolExecutor | None, int]:
@@ -235,7 +157,7 @@ def start() -> None:
         try:
             # One task per worker: the pool starts a worker for each pending task. One answer
             # shows that workers start here; the others come up while work is sent.
-            futures = [pool.submit(_ping) for _ in range(workers())]
+            futures = [pool.submit(ping) for _ in range(workers())]
             done, _ = wait(futures, timeout=START_TIMEOUT_S, return_when=FIRST_COMPLETED)
             if not done:
                 raise FutureTimeout(f"no decoder process answered in {START_TIMEOUT_S:.0f} s")
@@ -261,15 +183,52 @@ def start() -> None:
         _started = True
 
 
+def prestart() -> None:
+    """Start the forkserver, which then imports the decoders (:data:`_preload`) on its own,
+    and return at once (a few ms; idempotent). Called first thing at launch: that import, most
+    of a worker's start (~0.3 s idle, ~1 s on a loaded 2-core machine), then overlaps the app's
+    own imports and folder scan; workers fork from it in milliseconds when first needed.
+    Without a forkserver (spawned workers import everything themselves) the whole pool is
+    started in the background instead."""
+    if _closed:
+        return
+    if not sys.platform.startswith("linux"):
+        start_soon()
+        return
+    _context()  # sets the preload
+    try:
+        from multiprocessing import forkserver
+
+        forkserver.ensure_running()
+    except (OSError, RuntimeError) as exc:  # start() will try again, and say so if it fails
+        log.debug("forkserver not started ahead: %s", exc)
+
+
+def start_soon() -> None:
+    """:func:`start` in a background thread; returns at once (idempotent).
+
+    Used once a compressed series is known (e.g. its pixels are set up), so that its workers
+    are forking while the caller prepares. Work sent meanwhile waits for the same start
+    (:func:`start` holds its lock until the first worker answers).
+    """
+    global _soon
+    with _lock:
+        if _started or _closed or _soon is not None:
+            return
+        _soon = threading.Thread(target=start, name="decoder-start", daemon=True)
+    _soon.start()
+
+
 def shutdown(final: bool = True) -> None:
     """Terminate the decoder processes. ``final`` (at exit): no pool is started again, and
     callers still waiting get :class:`OperationCancelled`; otherwise the next use restarts."""
-    global _pool, _quarantine, _closed, _started, _generation
+    global _pool, _quarantine, _closed, _started, _generation, _soon
     with _lock:
         if final:
             _closed = True
         old, _pool = _pool, None
         _generation += 1
+        _soon = None
         if not final:
             _started = _unavailable is not None
     with _quarantine_lock:
@@ -300,7 +259,25 @@ def _cancelled(cancel: threading.Event | None) -> bool:
     return cancel is not None and cancel.is_set()
 
 
-def _quarantined(fn: BatchFn, item: Any, cancel: threading.Event | None) -> Any:
+def _drop_later(fut: Future, discard: Callable[[Any], None] | None) -> None:
+    """Cancel ``fut``; if it runs on, hand each of its results to ``discard`` when done (a
+    result may hold a resource, e.g. a shared-memory frame, that only the receiver frees)."""
+    if fut.cancel() or discard is None:
+        return
+
+    def drop(f: Future) -> None:
+        try:
+            results = f.result()
+        except BaseException:  # noqa: B036 - crashed or cancelled: nothing to free
+            return
+        for r in results:
+            discard(r)
+
+    fut.add_done_callback(drop)
+
+
+def _quarantined(fn: BatchFn, item: Any, cancel: threading.Event | None,
+                 discard: Callable[[Any], None] | None = None) -> Any:
     """Run ``fn([item])`` alone in the one-worker pool: a crash there is this item's."""
     global _quarantine
     with _quarantine_lock:
@@ -314,7 +291,7 @@ def _quarantined(fn: BatchFn, item: Any, cancel: threading.Event | None) -> Any:
                 fut = pool.submit(fn, [item])
                 while True:
                     if _cancelled(cancel):
-                        fut.cancel()
+                        _drop_later(fut, discard)
                         raise OperationCancelled("decoding cancelled")
                     try:
                         return fut.result(timeout=_POLL_S)[0]
@@ -332,14 +309,16 @@ def _quarantined(fn: BatchFn, item: Any, cancel: threading.Event | None) -> Any:
 
 
 def run_each(fn: BatchFn, items: Sequence[Any], *, cancel: threading.Event | None = None,
-             batch: int = 8, in_flight: int | None = None) -> Iterator[tuple[int, Any]]:
+             batch: int = 8, in_flight: int | None = None,
+             discard: Callable[[Any], None] | None = None) -> Iterator[tuple[int, Any]]:
     """Run ``fn`` (a module-level function: list of items -> list of results, one each) over
     ``items`` in the worker processes; yields ``(index, result)`` as results arrive.
 
     The first item is sent alone (it is the one the user waits for), the rest in batches of
     ``batch``, at most ``in_flight`` batches at a time (default: two per worker). An item whose
     worker dies even when it runs alone yields a :class:`WorkerCrashed` instance as its
-    result. Stops quietly when ``cancel`` is set (results still running are dropped).
+    result. Stops quietly when ``cancel`` is set or the caller stops iterating: results still
+    running are dropped, each handed to ``discard`` (if given) when it arrives.
 
     Raises
     ------
@@ -376,17 +355,26 @@ def run_each(fn: BatchFn, items: Sequence[Any], *, cancel: threading.Event | Non
                 _discard(gen)
         suspects.extend(group)
 
+    try:
+        yield from _run_groups(fn, items, groups, limit, pending, suspects, submit, cancel,
+                               discard)
+    finally:
+        for fut in pending:
+            _drop_later(fut, discard)
+
+
+def _run_groups(fn, items, groups, limit, pending, suspects, submit, cancel, discard):
+    """run_each's loop: submit groups, yield results, retry the suspects of a dead worker."""
     while groups or pending or suspects:
         if _cancelled(cancel):
-            for fut in pending:
-                fut.cancel()
             return
         while groups and len(pending) < limit:
             submit(groups.pop())
         if suspects:
             i = suspects.pop(0)
             p, _ = _main_pool()
-            result = fn([items[i]])[0] if p is None else _quarantined(fn, items[i], cancel)
+            result = (fn([items[i]])[0] if p is None
+                      else _quarantined(fn, items[i], cancel, discard))
             yield i, result
             continue
         if not pending:
@@ -403,5 +391,10 @@ def run_each(fn: BatchFn, items: Sequence[Any], *, cancel: threading.Event | Non
                 _discard(gen)
                 suspects.extend(group)
                 continue
-            for i, r in zip(group, results, strict=True):
-                yield i, r
+            for n, (i, r) in enumerate(zip(group, results, strict=True)):
+                try:
+                    yield i, r
+                except GeneratorExit:  # the caller stopped: free what it will never see
+                    for rest in results[n + 1:] if discard is not None else ():
+                        discard(rest)
+                    raise

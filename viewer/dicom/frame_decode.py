@@ -4,8 +4,9 @@ Returns ``(rows, columns)`` in the stored integer type (``int16``, ``uint16``, .
 ``(rows, columns, 3)`` uint8 RGB for colour (YBR converted, palettes applied). Native
 little-endian pixel data is read straight from its byte offset; Bits Allocated 12 is unpacked
 here; compressed data is decoded by pydicom with the plugin chosen per transfer syntax
-(:mod:`viewer.dicom.codecs`), with GDCM's own reader as a last resort. Siemens mosaics are cut
-by :mod:`viewer.dicom.mosaic`, and codestreams are checked against the header first
+(:mod:`viewer.dicom.codecs`), with GDCM's own reader as a last resort; monochrome JPEG-LS goes
+straight to CharLS when pydicom would pick it (the same values, ~1 ms a frame less). Siemens
+mosaics are cut by :mod:`viewer.dicom.mosaic`, and codestreams are checked against the header first
 (:mod:`viewer.dicom.codestream`). The native decoders can abort the process that runs them: the
 app decodes compressed data only through :mod:`viewer.dicom.isolated`.
 """
@@ -14,7 +15,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from viewer.dicom import codecs, lazy, messages
+from viewer.dicom import codecs, codestream, lazy, messages
 from viewer.dicom.header import InstanceHeader
 from viewer.errors import DicomReadError, MissingCodecError
 
@@ -241,6 +242,39 @@ def _decode_with_pydicom(h: InstanceHeader, frame: int) -> np.ndarray:
     return arr
 
 
+_JPEG_LS = frozenset(("1.2.840.10008.1.2.4.80", "1.2.840.10008.1.2.4.81"))
+
+
+def _decode_jpeg_ls_direct(h: InstanceHeader, frame: int) -> np.ndarray | None:
+    """A monochrome JPEG-LS frame straight through CharLS (pyjpegls), as pydicom's pyjpegls
+    plugin decodes it but without reading the file as a dataset again (~1 ms of the ~6 ms a
+    512x512 CT frame takes). None where this path does not apply: pydicom then decodes it."""
+    if (h.samples_per_pixel != 1 or h.photometric not in ("MONOCHROME1", "MONOCHROME2")
+            or h.bits_allocated not in (8, 16)):
+        return None
+    try:
+        import jpeg_ls
+    except ImportError:
+        return None
+    src = codestream.frame_bytes(h, frame)
+    if src is None:
+        return None
+    buf, info = jpeg_ls.decode_pixel_data(src)
+    precision = int(info["bits_per_sample"])
+    if (info["components"] != 1 or (info["width"], info["height"]) != (h.columns, h.rows)
+            or not 0 < precision <= 16):
+        return None
+    kind = "i" if h.pixel_representation == 1 else "u"
+    itemsize = 1 if precision <= 8 else 2
+    arr = np.frombuffer(buf, f"<{kind}{itemsize}").reshape(h.rows, h.columns).copy()
+    shift = 8 * itemsize - precision
+    if kind == "i" and shift:  # JPEG-LS stores no sign: extend it from the precision's top bit
+        np.left_shift(arr, shift, out=arr)
+        np.right_shift(arr, shift, out=arr)
+    want = stored_dtype(h)
+    return arr if arr.dtype == want else arr.astype(want)
+
+
 def decode_frame(h: InstanceHeader, frame: int = 0) -> np.ndarray:
     """Stored values of frame ``frame`` (0-based) of one file.
 
@@ -264,8 +298,17 @@ def decode_frame(h: InstanceHeader, frame: int = 0) -> np.ndarray:
         out = np.empty(frame_shape(h), dtype=stored_dtype(h))
         read_native_into(h, frame, out)
         return out
-    from viewer.dicom import codestream
-
     # A codestream larger than the header says makes GDCM abort the process: never pass one on.
     codestream.check_frame(h, frame)
+    # Where pydicom would pick pyjpegls first anyway.
+    if h.transfer_syntax in _JPEG_LS and codecs.available_plugins(h.transfer_syntax)[:1] == [
+            "pyjpegls"]:
+        try:
+            arr = _decode_jpeg_ls_direct(h, frame)
+        except (KeyboardInterrupt, SystemExit):
+            raise
+        except BaseException:  # noqa: B036 - pydicom's path tries every plugin and reports
+            arr = None
+        if arr is not None:
+            return arr
     return _decode_with_pydicom(h, frame)

@@ -10,12 +10,12 @@ unpickle :func:`_decode_batch` by this module's path, and their forkserver prelo
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 
 import numpy as np
 
-from viewer.dicom import codecs, decode_pool, messages
+from viewer.dicom import codecs, decode_pool, decode_worker, messages, shm_frames
 from viewer.dicom.frame_decode import decode_frame
 from viewer.dicom.header import InstanceHeader
 from viewer.errors import DicomReadError, MissingCodecError, OperationCancelled, ViewerError
@@ -31,11 +31,13 @@ class DecodeFailure:
 
 
 def _decode_batch(items: Sequence[tuple[InstanceHeader, int]]) -> list:
-    """(worker process) Decode several frames: an array or a :class:`DecodeFailure` each."""
+    """(worker process) Decode several frames: an array (in a worker, a
+    :class:`~viewer.dicom.shm_frames.SharedFrame` when large) or a :class:`DecodeFailure` each."""
     out: list = []
     for h, f in items:
         try:
-            out.append(decode_frame(h, f))
+            arr = decode_frame(h, f)
+            out.append(shm_frames.pack(arr) if decode_worker.IN_WORKER else arr)
         except MissingCodecError as exc:
             out.append(DecodeFailure(str(exc), (exc.path, exc.syntax_name, tuple(exc.packages))))
         except ViewerError as exc:
@@ -54,9 +56,20 @@ def needs_isolation(h: InstanceHeader) -> bool:
     return not (h.is_native and h.transfer_syntax in codecs.NATIVE_SYNTAXES)
 
 
-def _outcome(h: InstanceHeader, frame: int, result) -> np.ndarray | DicomReadError:
-    """A worker's result for one frame: the array, or the error to raise."""
+def _outcome(h: InstanceHeader, frame: int, result,
+             out: np.ndarray | None = None) -> np.ndarray | DicomReadError:
+    """A worker's result for one frame: the array (copied into ``out`` when given), or the
+    error to raise."""
+    if isinstance(result, shm_frames.SharedFrame):
+        try:
+            return shm_frames.unpack(result, out)
+        except FileNotFoundError:  # the block vanished (e.g. /dev/shm cleaned meanwhile)
+            return DicomReadError(f"{h.path}: decoded frame {frame + 1} was lost on its way "
+                                  "back from the decoder process; open the series again")
     if isinstance(result, np.ndarray):
+        if out is not None:
+            out[...] = result
+            return out
         return result
     if isinstance(result, DecodeFailure):
         if result.missing is not None:
@@ -76,10 +89,13 @@ def decode_many(
     cancel: threading.Event | None = None,
     batch: int = 8,
     in_flight: int | None = None,
+    into: Callable[[int], np.ndarray] | None = None,
 ) -> Iterator[tuple[int, np.ndarray | DicomReadError]]:
     """Decode ``(header, frame)`` items; yields ``(index, array or DicomReadError)`` as each
     arrives. Compressed frames decode in worker processes (the first item alone, so it comes
-    first), native ones here. Stops quietly when ``cancel`` is set.
+    first) and come back through shared memory, native ones here. ``into(index)``, when
+    given, is where item ``index``'s frame is copied (the array yielded; its shape must be the
+    frame's). Stops quietly when ``cancel`` is set.
 
     Raises
     ------
@@ -93,14 +109,16 @@ def decode_many(
             return
         h, f = items[i]
         try:
-            yield i, decode_frame(h, f)
+            arr = decode_frame(h, f)
         except DicomReadError as exc:
             yield i, exc
+            continue
+        yield i, _outcome(h, f, arr, None if into is None else into(i))
     sub = [items[i] for i in away]
     for j, result in decode_pool.run_each(_decode_batch, sub, cancel=cancel, batch=batch,
-                                          in_flight=in_flight):
+                                          in_flight=in_flight, discard=shm_frames.discard):
         h, f = sub[j]
-        yield away[j], _outcome(h, f, result)
+        yield away[j], _outcome(h, f, result, None if into is None else into(away[j]))
 
 
 def decode_frame_isolated(h: InstanceHeader, frame: int = 0) -> np.ndarray:
@@ -118,8 +136,7 @@ def decode_frame_isolated(h: InstanceHeader, frame: int = 0) -> np.ndarray:
 # ----------------------------------------------------------------------------- processes
 
 # Each worker starts from a forkserver that has already imported this module (and through it
-# the frame decoders) and pydicom's decoders.
-decode_pool.configure([__name__, "pydicom.pixels"])
+# the frame decoders) and pydicom's decoders: decode_pool's default preload names them.
 
 
 def warm_up() -> None:

@@ -114,6 +114,8 @@ class StackPixels:
         h = stack.first
         self.dtype = stored_dtype(h)
         self.frame_shape = frame_shape(h)
+        if needs_isolation(h):  # its first slice will need the decoder processes: start them
+            decode_pool.start_soon()
 
     @property
     def shape(self) -> tuple[int, ...]:
@@ -257,8 +259,10 @@ class StackPixels:
         # the inter-process overhead; at most 2 batches in flight per process.
         batch = max(1, min(8, len(todo) // (nproc * 4) or 1))
         items = [(frames[k].header, frames[k].frame) for k in todo]
+        # Frames arrive straight in the volume (copied out of the workers' shared memory).
         for i, result in decode_many(items, cancel=cancel, batch=batch,
-                                     in_flight=workers and max(1, workers)):
+                                     in_flight=workers and max(1, workers),
+                                     into=lambda i: vol[todo[i]]):
             k = todo[i]
             if isinstance(result, MissingCodecError):
                 raise result  # the same for every slice: say it once, now
@@ -266,5 +270,4 @@ class StackPixels:
                 self.failed[k] = result
                 vol[k] = 0  # a marked gap for MPR, not stale memory
                 continue
-            vol[k] = result
             mark(k)
