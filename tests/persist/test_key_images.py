@@ -8,7 +8,7 @@ import os
 import highdicom as hd
 import pydicom
 import pytest
-from dciodvfy_check import dciodvfy_errors
+from dciodvfy_tool import dciodvfy_errors
 
 from viewer.dicom.scan import scan_folder
 from viewer.persist.key_images import file_name, load_key_images, save_key_images

@@ -10,7 +10,7 @@ import os
 import highdicom as hd
 import numpy as np
 import pytest
-from dciodvfy_check import dciodvfy_errors
+from dciodvfy_tool import dciodvfy_errors
 
 from viewer.dicom.pixels import StackPixels, to_real_volume
 from viewer.dicom.reformat import Reformat

@@ -1,4 +1,4 @@
-"""dciodvfy (dicom3tools) as the persistence tests call it."""
+"""dciodvfy (dicom3tools) as the tests of radviewer's DICOM outputs call it."""
 
 from __future__ import annotations
 
