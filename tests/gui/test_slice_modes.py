@@ -148,6 +148,10 @@ def test_suv_roi_statistics_against_the_header(view, pet_px):
               if (a * dz) ** 2 + (b * dy) ** 2 + (d * dx) ** 2 <= 6.2035 ** 2]
     assert got == pytest.approx([roi.max(), roi.mean(), np.mean(sphere)], abs=0.006)
     assert roi.max() > 3  # a hot lesion, not background
+    # A polygon ROI over the same pixels reads the same SUV figures.
+    corners = [(c - 3.0, r - 3.0), (c + 4.0, r - 3.0), (c + 4.0, r + 4.0), (c - 3.0, r + 4.0)]
+    poly = Measurement("polygon", corners[0], corners[-1], points=corners)
+    assert view.suv_roi_text(poly) == text
 
 
 def test_slab_mip_in_a_reformatted_plane(view, pet_px):

@@ -15,10 +15,12 @@ from functools import lru_cache
 
 import numpy as np
 
+from viewer.display import shapes
 from viewer.display.measure import Measurement
 from viewer.display.orient import ViewTransform
 from viewer.display.text import ELLIPSIS, clean
 from viewer.display.window import Window, apply_window
+from viewer.export.marks import draw_many_point
 
 TEXT_RGB = (240, 230, 140)  # the window's corner text (#f0e68c)
 MEASURE_RGB = (255, 215, 0)
@@ -314,7 +316,9 @@ def _draw_measurements(draw, scene: Scene, out_shape: tuple[int, int], size: int
 
     for m, text in scene.measurements:
         (x0, y0), (x1, y1) = to_out(m.p0), to_out(m.p1)
-        if m.kind == "ruler":
+        if m.kind in shapes.POINTS:
+            x1, y1 = draw_many_point(draw, m.kind, [to_out(p) for p in m.pts], lw, MEASURE_RGB)
+        elif m.kind == "ruler":
             draw.line([(x0, y0), (x1, y1)], fill=MEASURE_RGB, width=lw)
             for x, y in ((x0, y0), (x1, y1)):
                 draw.ellipse([x - lw, y - lw, x + lw, y + lw], fill=MEASURE_RGB)

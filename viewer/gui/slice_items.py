@@ -11,10 +11,21 @@ import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import QPointF, QRectF, Qt
 
-from viewer.display.measure import Measurement, describe
+from viewer.display import shapes
+from viewer.display.measure import ROI_KINDS, Measurement, describe
+from viewer.gui.measure_tools import (
+    CLICK_TOOLS,
+    DRAG_TOOLS,
+    PREVIEW,
+    MeasureTools,
+    inert,
+    item_points,
+    make_item,
+    place_head,
+)
 
 ACQUIRED = "acquired"
-TOOLS = ("pan", "ruler", "ellipse", "rect")
+TOOLS = ("pan", "ruler", "ellipse", "rect", "angle", "cobb", "polygon", "freehand", "arrow")
 MEASURE_PEN = pg.mkPen((255, 215, 0), width=2)
 SELECTED_PEN = pg.mkPen((0, 220, 255), width=2)
 HOVER_PEN = pg.mkPen((255, 255, 160), width=2)
@@ -22,7 +33,7 @@ CROSS_PEN = pg.mkPen((80, 200, 120, 200), width=1)
 MEASURE_Z = 10  # measurements and their labels above the AI labels (1) and fusion (0.5)
 
 
-class SliceItems:
+class SliceItems(MeasureTools):
     """AI overlay, measurement and crosshair items of one slice view (a mixin)."""
 
     # ------------------------------------------------------------------ AI overlay
@@ -70,9 +81,13 @@ class SliceItems:
         return (self.pixels.stack.uid, self.plane, self.index)
 
     def set_tool(self, tool: str) -> None:
-        """"pan" (left-drag pans, click sets the crosshair), "ruler", "ellipse" or "rect"."""
+        """"pan" (left-drag pans, click sets the crosshair) or a measurement kind (TOOLS);
+        a half-drawn measurement of the last tool is dropped."""
         if tool not in TOOLS:
             raise ValueError(f"unknown tool {tool!r}; choose one of {TOOLS}")
+        self.cancel_drawing()
+        if tool in CLICK_TOOLS:
+            self.catch_double_clicks()
         self.viewbox.tool = tool
         cursor = Qt.CursorShape.ArrowCursor if tool == "pan" else Qt.CursorShape.CrossCursor
         self.graphics.viewport().setCursor(cursor)
@@ -82,10 +97,12 @@ class SliceItems:
         return self.viewbox.tool
 
     def measurement_text(self, m: Measurement) -> str:
-        values = self._real(self._shown) if (self._shown is not None and m.kind != "ruler"
+        if m.kind == PREVIEW:
+            return ""
+        values = self._real(self._shown) if (self._shown is not None and m.kind in ROI_KINDS
                                              and self._shown.ndim == 2) else None
         unit = "HU" if self.pixels.stack.first.modality == "CT" else ""
-        suv = self.suv_roi_text(m)
+        suv = self.suv_roi_text(m) if m.kind in ROI_KINDS else ""
         return describe(m, values, self.calibration(), unit) + (f"\n{suv}" if suv else "")
 
     def add_measurement(self, m: Measurement) -> None:
@@ -142,6 +159,7 @@ class SliceItems:
         """Show the measurements of the shown slice; refresh their text for new pixels."""
         key = self.slice_key()
         if key != self._items_key:
+            self.cancel_drawing()  # a half-drawn shape stays on the slice it was begun on
             self._clear_items()
             self._items_key = key
             for m in self.measurements.on(key) if key is not None else ():
@@ -154,7 +172,9 @@ class SliceItems:
     def _show_item(self, m: Measurement) -> None:
         a, b = self.source_to_view(*m.p0), self.source_to_view(*m.p1)
         common = dict(pen=MEASURE_PEN, hoverPen=HOVER_PEN, removable=True)
-        if m.kind == "ruler":
+        if m.kind in shapes.POINTS or m.kind == PREVIEW:
+            roi = make_item(m.kind, [self.source_to_view(*p) for p in m.pts], common)
+        elif m.kind == "ruler":
             roi = pg.LineSegmentROI([a, b], **common)
         else:
             x0, x1 = sorted((a.x(), b.x()))
@@ -167,6 +187,8 @@ class SliceItems:
                     if h.typ == "r":  # ROIs stay axis-aligned: stats are per pixel
                         roi.removeHandle(h)
         roi.setAcceptedMouseButtons(Qt.MouseButton.LeftButton)
+        if m.kind == PREVIEW:
+            inert(roi)
         text = pg.TextItem(self.measurement_text(m), color=(255, 230, 120),
                            fill=pg.mkBrush(0, 0, 0, 170), anchor=(0, 0))
         roi.setZValue(MEASURE_Z)
@@ -181,20 +203,22 @@ class SliceItems:
         self._items[m.id] = (roi, text, m)
 
     def _place_text(self, text: pg.TextItem, roi: pg.ROI, m: Measurement) -> None:
-        a, b = self.source_to_view(*m.p0), self.source_to_view(*m.p1)
-        text.setPos(QPointF(max(a.x(), b.x()), max(a.y(), b.y())))
+        pts = [self.source_to_view(*p) for p in (m.pts[:1] if m.kind == "arrow" else m.pts)]
+        text.setPos(QPointF(max(p.x() for p in pts), max(p.y() for p in pts)))  # arrow: tail
 
-    def _roi_points(self, roi: pg.ROI, m: Measurement) -> tuple[tuple, tuple]:
+    def _roi_points(self, roi: pg.ROI, m: Measurement) -> list[tuple]:
         """The ROI's current geometry as source pixel points."""
-        if m.kind == "ruler":
-            pts = [roi.mapToParent(h.pos()) for h in roi.getHandles()]
+        if m.kind == "ruler" or m.kind in shapes.POINTS:
+            pts = item_points(roi)
         else:
             pos, size = roi.pos(), roi.size()
             pts = [QPointF(pos.x(), pos.y()), QPointF(pos.x() + size.x(), pos.y() + size.y())]
-        return self.view_to_source(pts[0]), self.view_to_source(pts[1])
+        return [self.view_to_source(p) for p in pts]
 
     def _on_roi_edited(self, roi: pg.ROI, m: Measurement, final: bool) -> None:
-        m.p0, m.p1 = self._roi_points(roi, m)
+        m.set_points(self._roi_points(roi, m))
+        if m.kind == "arrow":
+            place_head(roi)
         item = self._items.get(m.id)
         if item is not None:
             item[1].setText(self.measurement_text(m))
@@ -206,6 +230,11 @@ class SliceItems:
         if self.pixels is None:
             return
         pt = self.view_to_source(p)
+        if self.tool in DRAG_TOOLS:
+            self._many_point_drag(phase, pt)
+            return
+        if self.tool in CLICK_TOOLS:
+            return  # these draw click by click
         if phase == "start":
             self._drawing = Measurement(self.tool, pt, pt)
             self._show_item(self._drawing)
@@ -262,7 +291,10 @@ class SliceItems:
         for line in self._cross:
             line.show()
 
-    def _on_click(self, p: QPointF) -> None:
+    def _on_click(self, p: QPointF, double: bool = False) -> None:
+        if self.pixels is not None and self.tool in CLICK_TOOLS:
+            self._tool_click(self.view_to_source(p), double)
+            return
         if self.pixels is None or self._reformat is None or self.tool != "pan":
             return
         x, y = self.view_to_source(p)

@@ -284,7 +284,7 @@ class SliceModes:
         from viewer.display.measure import roi_mask
         from viewer.display.suv_stats import suv_stats
 
-        box, mask = roi_mask(m.kind, m.p0, m.p1, self._shown.shape)
+        box, mask = roi_mask(m.kind, m.p0, m.p1, self._shown.shape, m.points)
         if not mask.any():
             return ""
         px = self.pixels

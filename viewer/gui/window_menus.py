@@ -148,7 +148,12 @@ class MenusMixin:
         self.tool_group = QActionGroup(self)
         self.tool_actions = {}
         for tool, label, key in (("pan", "Pan / crosshair", "Esc"), ("ruler", "Ruler", "M"),
-                                 ("ellipse", "Ellipse ROI", "E"), ("rect", "Rectangle ROI", "B")):
+                                 ("ellipse", "Ellipse ROI", "E"), ("rect", "Rectangle ROI", "B"),
+                                 ("angle", "Angle (3 clicks)", "N"),
+                                 ("cobb", "Cobb angle (2 lines)", "O"),
+                                 ("polygon", "Polygon ROI (double-click closes)", "P"),
+                                 ("freehand", "Freehand ROI", "D"),
+                                 ("arrow", "Arrow with text", "W")):
             a = self._action(m, label, lambda _=False, t=tool: self.set_tool(t), key,
                              checkable=True)
             self.tool_group.addAction(a)

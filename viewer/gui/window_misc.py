@@ -20,8 +20,10 @@ from viewer.gui.workers import CallJob
 MOUSE_HELP = (
     ("Wheel", "next / previous slice"),
     ("Ctrl+wheel", "zoom"),
-    ("Left-drag", "pan (Pan tool), draw (Ruler, Ellipse, Rectangle tools)"),
-    ("Left-click", "set the crosshair (layouts of several viewports)"),
+    ("Left-drag", "pan (Pan tool), draw (Ruler, Ellipse, Rectangle, Freehand, Arrow tools; "
+                  "Cobb: two drags)"),
+    ("Left-click", "set the crosshair (layouts of several viewports); Angle: 3 clicks; "
+                   "Polygon: a vertex each, double-click or Enter closes it"),
     ("Right-drag", "window: left/right width, up/down level"),
     ("Right-click on a measurement", "remove it"),
     ("Double-click a viewport", "maximise it; again: back to the layout"),

@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from PySide6.QtCore import QEvent, QObject
 from PySide6.QtGui import QColor, QKeySequence
 
+from viewer.display import shapes as shown_shapes
 from viewer.display.measure import KINDS as SHOWN_KINDS
 from viewer.display.measure import Measurement
 from viewer.errors import ViewerError
@@ -74,8 +75,19 @@ def store_items(store):
 
 
 def to_annotation(key, m: Measurement) -> Annotation:
+    """The saved form of the window's measurement ``m`` on slice ``key``."""
     _uid, plane, index = key
-    return Annotation(m.kind, int(index), (m.p0, m.p1), plane=plane)
+    pts = m.pts
+    if m.kind == "cobb":  # the SR's angle between the lines as drawn is the Cobb angle shown
+        pts = shown_shapes.cobb_as_drawn_acute(pts)
+    return Annotation(m.kind, int(index), tuple(pts), text=m.text, plane=plane)
+
+
+def from_annotation(a: Annotation) -> Measurement | None:
+    """The window's measurement of a saved annotation; None for one it cannot draw."""
+    if a.kind not in SHOWN_KINDS:
+        return None
+    return Measurement.of(a.kind, a.points, a.text)
 
 
 def save_pending(p: Pending) -> str:
@@ -225,9 +237,9 @@ class PersistController(QObject):
         uid = stack.uid
         extra = []
         for a in annotations:
-            if a.kind in SHOWN_KINDS and len(a.points) == 2:
-                self.w.measurements.add((uid, a.plane, a.slice_index),
-                                        Measurement(a.kind, a.points[0], a.points[1]))
+            m = from_annotation(a)
+            if m is not None:
+                self.w.measurements.add((uid, a.plane, a.slice_index), m)
             else:
                 extra.append(a)
         self._extra[uid] = extra
