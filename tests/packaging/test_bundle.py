@@ -57,7 +57,22 @@ def test_bundle_holds_models_sample_and_desktop_entry(bundle):
     assert not list(internal.glob("PySide6/QtNetwork*.so"))
     assert not list(internal.glob("PySide6/QtQml*.so"))
     assert not (internal / "PySide6" / "Qt" / "translations").exists()
-    assert not (internal / "torch").exists() and not (internal / "SimpleITK").exists()
+    assert not (internal / "torch").exists()
+    # What the reading and archive features import lazily travels with the app: registration
+    # (SimpleITK), DIMSE (pynetdicom) and DICOMweb (dicomweb_client), with their licences.
+    assert (internal / "SimpleITK").is_dir()
+    for dist in ("simpleitk", "pynetdicom", "dicomweb_client", "dicom_anonymizer", "isal"):
+        assert list(internal.glob(f"{dist}-*.dist-info")), dist
+
+
+def test_built_app_reaches_archives_with_pynetdicom(bundle, tmp_path):
+    """The bundled pynetdicom runs: an echo to a port nobody listens on is one plain line."""
+    env = dict(os.environ, HOME=str(tmp_path))
+    proc = subprocess.run([str(bundle / "radviewer"), "pacs", "echo", "PACS@127.0.0.1:9"],
+                          capture_output=True, text=True, timeout=120, env=env)
+    assert proc.returncode == 1, proc.stdout + proc.stderr
+    assert "nothing listening" in proc.stdout + proc.stderr
+    assert "Traceback" not in proc.stderr and "ModuleNotFound" not in proc.stderr
 
 
 def test_built_app_passes_smoke_test(bundle):
