@@ -12,14 +12,13 @@ details are hidden. Settings are a throw-away file. Without $DISPLAY Qt draws of
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "scripts"))
 
 
 def write_prior(stacks, folder: Path) -> None:
@@ -42,40 +41,14 @@ def main() -> int:
     ap = argparse.ArgumentParser()
     ap.add_argument("--out", type=Path, default=ROOT / "docs" / "screenshots")
     args = ap.parse_args()
-    if not os.environ.get("DISPLAY"):
-        os.environ["QT_QPA_PLATFORM"] = "offscreen"
-    import pyqtgraph as pg
-    from PySide6.QtCore import QEventLoop, QSettings, QTimer
-    from PySide6.QtWidgets import QApplication
+    from shot_common import qt_app, save, wait_for, window
 
-    from viewer.app import _dark_palette
-    from viewer.gui.main_window import MainWindow
     from viewer.paths import sample_study_dir
 
-    pg.setConfigOptions(imageAxisOrder="row-major", antialias=False)
-    app = QApplication([sys.argv[0]])
-    _dark_palette(app)
-
-    def spin(ms: int) -> None:
-        loop = QEventLoop()
-        QTimer.singleShot(ms, loop.quit)
-        loop.exec()
-
-    def wait_for(cond, what: str, timeout: float = 60) -> None:
-        deadline = time.monotonic() + timeout
-        while not cond():
-            if time.monotonic() > deadline:
-                raise TimeoutError(f"timed out waiting for {what}")
-            spin(25)
-        spin(200)
+    _app = qt_app()
 
     with tempfile.TemporaryDirectory() as tmp:
-        settings = QSettings(str(Path(tmp) / "radviewer.ini"), QSettings.Format.IniFormat)
-        win = MainWindow(settings)
-        win.resize(1400, 900)
-        win.show()
-        win.hide_patient_action.setChecked(True)
-        win.set_hide_patient_details(True)
+        win = window(Path(tmp))
         win.open_folder(str(sample_study_dir()))
         wait_for(lambda: win.catalog is not None and win._scan is None, "the sample scan")
         prior = Path(tmp) / "prior"
@@ -87,10 +60,7 @@ def main() -> int:
         win.views[0].step(-20)  # a slice away from the middle: the prior follows it
         win.views[2].step(6)
         wait_for(lambda: all(v._shown is not None for v in win.views), "the new slices")
-        args.out.mkdir(parents=True, exist_ok=True)
-        path = args.out / "compare-2x2.png"
-        if not win.grab().save(str(path), "PNG"):
-            raise RuntimeError(f"could not write {path}")
+        path = save(win, args.out / "compare-2x2.png")
         print(f"{path}  layout {win.layout_mode}  "
               f"{[v.pixels.stack.label for v in win.views]}")
         win.close()

@@ -22,6 +22,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "scripts"))
 sys.path.insert(0, str(ROOT / "tests" / "pacs"))
 SHARED = ROOT.parent / "shared" / "data"
 
@@ -42,32 +43,22 @@ def main() -> int:
     os.environ["RADVIEWER_STUDY_CACHE"] = str(tmp / "cache")
     os.environ["XDG_DATA_HOME"] = str(tmp / "data")
     import pydicom
-    import pyqtgraph as pg
     import requests
-    from PySide6.QtCore import QEventLoop, QSettings, Qt, QTimer
-    from PySide6.QtWidgets import QApplication, QDockWidget
+    import shot_common
+    from PySide6.QtCore import QSettings, Qt
+    from PySide6.QtWidgets import QDockWidget
+    from shot_common import qt_app, spin
 
-    from viewer.app import _dark_palette
     from viewer.gui import archive_actions
     from viewer.gui.archive_prefs import save_nodes
     from viewer.gui.main_window import MainWindow
     from viewer.pacs.nodes import DicomWebNode, DimseNode
 
-    pg.setConfigOptions(imageAxisOrder="row-major", antialias=False)
-    app = QApplication([sys.argv[0]])
-    _dark_palette(app)
-
-    def spin(ms: int) -> None:
-        loop = QEventLoop()
-        QTimer.singleShot(ms, loop.quit)
-        loop.exec()
+    _app = qt_app()
 
     def wait_for(cond, what: str, timeout: float = 120) -> None:
-        deadline = time.monotonic() + timeout
-        while not cond():
-            if time.monotonic() > deadline:
-                raise TimeoutError(f"timed out waiting for {what}")
-            spin(20)
+        shot_common.wait_for(cond, what, timeout, settle_ms=0)
+
 
     pet = sorted((SHARED / "pet-seg-headneck" / "PET").iterdir())
     seg = sorted(p for p in (SHARED / "pet-seg-headneck" / "SEG").rglob("*") if p.is_file())

@@ -16,11 +16,11 @@ import os
 import shutil
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "scripts"))
 
 
 def main() -> int:
@@ -30,32 +30,20 @@ def main() -> int:
     args = ap.parse_args()
     if not os.environ.get("DISPLAY"):
         os.environ["QT_QPA_PLATFORM"] = "offscreen"
-    import pyqtgraph as pg
-    from PySide6.QtCore import QEventLoop, QSettings, Qt, QTimer
-    from PySide6.QtWidgets import QApplication
+    import shot_common
+    from PySide6.QtCore import QSettings, Qt
+    from shot_common import qt_app, spin
 
-    from viewer.app import _dark_palette
     from viewer.gui import window_registration
     from viewer.gui.main_window import MainWindow
     from viewer.gui.window_registration import RegistrationController
     from viewer.paths import sample_study_dir
 
-    pg.setConfigOptions(imageAxisOrder="row-major", antialias=False)
-    app = QApplication([sys.argv[0]])
-    _dark_palette(app)
-
-    def spin(ms: int) -> None:
-        loop = QEventLoop()
-        QTimer.singleShot(ms, loop.quit)
-        loop.exec()
+    _app = qt_app()
 
     def wait_for(cond, what: str, timeout: float = 120) -> None:
-        deadline = time.monotonic() + timeout
-        while not cond():
-            if time.monotonic() > deadline:
-                raise TimeoutError(f"timed out waiting for {what}")
-            spin(25)
-        spin(200)
+        shot_common.wait_for(cond, what, timeout, settle_ms=200)
+
 
     with tempfile.TemporaryDirectory() as tmp:
         study = Path(tmp) / "study"
