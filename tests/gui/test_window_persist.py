@@ -6,12 +6,12 @@ from __future__ import annotations
 import shutil
 
 import pytest
-from PySide6.QtCore import QSettings, Qt
+from PySide6.QtCore import Qt
 from test_main_window import open_and_wait
+from window_helpers import shown_window
 
 from viewer.dicom.scan import scan_folder
 from viewer.display.measure import Measurement, ruler_length_mm
-from viewer.gui import window_persist
 from viewer.gui.main_window import MainWindow
 from viewer.gui.window_persist import KEY_MARK, PersistController
 from viewer.paths import sample_study_dir
@@ -27,13 +27,8 @@ def study(tmp_path_factory):
 
 
 def make_window(qtbot, tmp_path, name: str) -> MainWindow:
-    win = MainWindow(QSettings(str(tmp_path / f"{name}.ini"), QSettings.Format.IniFormat))
-    if not isinstance(getattr(win, "persist", None), PersistController):
-        window_persist.install(win)  # until main_window.py composes it
-    qtbot.addWidget(win)
-    win.resize(1000, 760)
-    win.show()
-    qtbot.waitExposed(win)
+    win = shown_window(qtbot, tmp_path / f"{name}.ini", (1000, 760))
+    assert isinstance(win.persist, PersistController)  # composed by MainWindow
     return win
 
 

@@ -8,11 +8,10 @@ import shutil
 
 import numpy as np
 import pytest
-from PySide6.QtCore import QSettings
 from PySide6.QtWidgets import QDialogButtonBox
 from test_main_window import open_and_wait
+from window_helpers import shown_window
 
-from viewer.gui import window_registration
 from viewer.gui.main_window import MainWindow
 from viewer.gui.window_registration import Registered, RegistrationController
 from viewer.paths import sample_study_dir
@@ -27,13 +26,8 @@ def study(tmp_path_factory):
 
 
 def make_window(qtbot, tmp_path, name: str) -> MainWindow:
-    win = MainWindow(QSettings(str(tmp_path / f"{name}.ini"), QSettings.Format.IniFormat))
-    if not isinstance(getattr(win, "registration", None), RegistrationController):
-        window_registration.install(win)  # until main_window.py composes it
-    qtbot.addWidget(win)
-    win.resize(1100, 760)
-    win.show()
-    qtbot.waitExposed(win)
+    win = shown_window(qtbot, tmp_path / f"{name}.ini", (1100, 760))
+    assert isinstance(win.registration, RegistrationController)  # composed by MainWindow
     return win
 
 

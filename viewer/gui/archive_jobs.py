@@ -18,6 +18,13 @@ from PySide6.QtCore import QObject, Qt, Signal
 from viewer.gui.workers import Job
 
 
+def report_problem(window, message: str) -> None:
+    """``message`` in ``window``'s Problems panel, when it has one (dialogs also run alone)."""
+    report = getattr(window, "report_problem", None)
+    if report is not None:
+        report(message)
+
+
 def pacs_client(node, cache=None):
     """A :class:`~viewer.pacs.client.PacsClient` for ``node``. Its import brings in
     pynetdicom and requests (about a second on a busy machine): call it inside a job."""

@@ -20,7 +20,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from viewer.gui.archive_jobs import Runner, pacs_client
+from viewer.gui.archive_jobs import Runner, pacs_client, report_problem
 from viewer.gui.archive_search import _table
 
 
@@ -152,19 +152,15 @@ class SendDialog(QDialog):
                             f"{f', {left} not sent (cancelled)' if left else ''}")
         self._idle()
         if len(outcomes) > ok:
-            self._report(f"Send to {self.node.currentText()}: {len(outcomes) - ok} of "
-                         f"{len(outcomes)} instances refused (see File ▸ Send to archive)")
+            report_problem(self.window_,
+                           f"Send to {self.node.currentText()}: {len(outcomes) - ok} of "
+                           f"{len(outcomes)} instances refused (see File ▸ Send to archive)")
 
     def _on_failed(self, message: str) -> None:
         self.runner.done("send")
         self.status.setText(f"✗ {message}")
         self._idle()
-        self._report(message)
-
-    def _report(self, message: str) -> None:
-        report = getattr(self.window_, "report_problem", None)
-        if report is not None:
-            report(message)
+        report_problem(self.window_, message)
 
     def cancel(self) -> None:
         self.runner.cancel("send")

@@ -31,7 +31,7 @@ from PySide6.QtWidgets import (
 
 from viewer.deid import DeidOptions
 from viewer.deid.profile import CODES
-from viewer.gui.archive_jobs import Runner
+from viewer.gui.archive_jobs import Runner, report_problem
 
 OPTION_FIELDS = ("modified_dates", "patient_characteristics", "clean_descriptors",
                  "safe_private")
@@ -189,8 +189,8 @@ class DeidDialog(QDialog):
         if report.failed:
             parts.append(f"{len(report.failed)} could not be read")
             more = len(report.failed) - 1
-            self._report(f"De-identified export: {report.failed[0][1]}"
-                         f"{f' (and {more} more)' if more else ''}")
+            report_problem(self.window_, f"De-identified export: {report.failed[0][1]}"
+                           f"{f' (and {more} more)' if more else ''}")
         if report.cancelled:
             parts.append("cancelled: the files written are complete, the rest were not written")
         self._busy(False, ("✓ " if not report.failed else "⚠ ") + "; ".join(parts))
@@ -200,12 +200,7 @@ class DeidDialog(QDialog):
             self.runner.done(slot)
         self.progress.setRange(0, 1)
         self._busy(False, f"✗ {message}")
-        self._report(message)
-
-    def _report(self, message: str) -> None:
-        report = getattr(self.window_, "report_problem", None)
-        if report is not None:
-            report(message)
+        report_problem(self.window_, message)
 
     def cancel(self) -> None:
         """Stop at the next file; the files written so far are complete (the job ends at
