@@ -350,13 +350,15 @@ def read_header(path: str) -> InstanceHeader:
         with sizes.open_regular(path) as f:
             size = os.fstat(f.fileno()).st_size
             buf = f.read(_HEAD_BYTES)
+            resume = None
             while True:
                 try:
-                    parsed = tagparse.parse_header(buf, size)
+                    parsed = tagparse.parse_header(buf, size, resume)
                     break
-                except tagparse.NeedMoreBytes:
+                except tagparse.NeedMoreBytes as more:  # goes on where it stopped
                     if len(buf) >= min(size, _MAX_FAST_BYTES):
                         raise tagparse.NeedsFullParser("header larger than limit") from None
+                    resume = more.resume
                     buf += f.read(len(buf))
     except tagparse.NotDicom:
         raise DicomReadError(f"{path}: not a DICOM file (no DICM prefix)") from None
