@@ -90,12 +90,13 @@ class _SignalQuit:
 
 def _end(window, stopper: _SignalQuit | None) -> None:
     """Close the window (its jobs are cancelled and waited for), then stop the decoders."""
-    from viewer.dicom import decode_pool
+    from viewer.dicom import decode_pool, prefetch
     from viewer.gui.workers import stop_all
 
     if window.isVisible():
         window.close()  # e.g. after --exit-after-first-image, which exits without closing
     stop_all(3.0)
+    prefetch.discard()  # a launch prefetch never taken (no folder was opened after all)
     decode_pool.shutdown()
     if stopper is not None:
         stopper.uninstall()
@@ -124,12 +125,22 @@ def run_gui(path: str | None = None, sample: bool = False,
     ``exit_after_first_image``: quit once the first slice is painted, printing the time since
     launch (viewer.gui.startup_probe).
     """
-    from viewer.dicom import decode_pool
+    from viewer.dicom import decode_pool, prefetch
 
-    # First: the decoder processes' forkserver starts and imports the decoders while this
+    # First, while this process has no thread: a child scans the folder and decodes its first
+    # slice while the window is built (viewer.dicom.prefetch; the scan job takes it).
+    # Otherwise: the decoder processes' forkserver starts and imports the decoders while this
     # process imports Qt and builds the window; workers then fork from it in milliseconds when
     # a compressed series is opened (they are started by its pixels, viewer.dicom.pixels).
-    decode_pool.prestart()
+    # Not both at once: on 2 cores the three processes' imports slowed the window's own (the
+    # scan job starts the forkserver once it has taken the prefetch).
+    started = False
+    if path or sample:
+        from viewer.paths import sample_study_dir
+
+        started = prefetch.start(path if path else sample_study_dir())
+    if not started:
+        decode_pool.prestart()
     with _collect_later():
         import pyqtgraph as pg
         from PySide6.QtGui import QIcon

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from viewer.dicom import geometry
+from viewer.numeric import median
 
 if TYPE_CHECKING:
     from viewer.dicom.stacks import Stack
@@ -50,7 +51,7 @@ def one_stack_reason(stack: Stack) -> str:
     pos = np.array([f.position for f in frames], float)  # (slices, xyz) mm
     normal = geometry.slice_normal(o0)
     d = np.diff(pos @ normal)
-    spacing = float(np.median(d))
+    spacing = float(median(d))
     if spacing <= 0:
         return "slices share a position"
     bad = np.flatnonzero(np.abs(d - spacing) > SPACING_REL_TOL * spacing)

@@ -17,6 +17,8 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from viewer.numeric import median
+
 _LETTERS_POS = "LPS"
 _LETTERS_NEG = "RAI"
 
@@ -101,7 +103,7 @@ def spacing_report(distances: np.ndarray, rel_tol: float = 0.01, abs_tol: float 
     pos_gaps = d[np.abs(d) > tol_dup]
     if pos_gaps.size == 0:
         return 0.0, duplicates, [], False
-    spacing = float(np.median(pos_gaps))
+    spacing = float(median(pos_gaps))
     tol = max(abs_tol, rel_tol * abs(spacing))
     gaps: list[tuple[int, int]] = []
     uneven = False

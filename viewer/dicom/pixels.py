@@ -80,6 +80,13 @@ def to_real_volume(stored: np.ndarray, headers) -> np.ndarray:
 # The cache of every StackPixels not given its own (tests/fuzz/fuzz_child.py replaces it).
 _SHARED_CACHE = FrameCache()
 
+
+def cache_frame(path: str, frame: int, stored: np.ndarray) -> None:
+    """Offer a frame decoded elsewhere (stored values; e.g. the launch prefetch,
+    :mod:`viewer.dicom.prefetch`) to every StackPixels that shares the cache: it is used, not
+    decoded again, by :meth:`StackPixels.frame` and :meth:`StackPixels.load_volume`."""
+    _SHARED_CACHE.put((path, frame), stored)
+
 # ----------------------------------------------------------------------------- stacks
 
 
@@ -199,6 +206,7 @@ class StackPixels:
             return vol
         native = all(_native_fast(f.header) for f in self.stack.frames)
         lock = threading.Lock()
+        cached = self._take_cached(todo)
 
         def mark(k: int) -> None:
             nonlocal done
@@ -211,6 +219,11 @@ class StackPixels:
             if progress is not None:
                 progress(d, n)
 
+        for k in cached:  # decoded already (frame(k), a prefetch): copied, not decoded again
+            mark(k)
+        if cached:
+            taken = set(cached)
+            todo = [k for k in todo if k not in taken]
         if native:
             self._load_native(todo, mark, cancel, workers)
         else:
@@ -225,6 +238,18 @@ class StackPixels:
                 f" ({more} more slice{'s' if more > 1 else ''} of this series could not be "
                 "decoded)" if more else ""))
         return vol
+
+    def _take_cached(self, todo: list[int]) -> list[int]:
+        """Copy the slices of ``todo`` found in the frame cache into the volume; returns them
+        in ``todo``'s order."""
+        out = []
+        for k in todo:
+            ref = self.stack.frames[k]
+            arr = self.cache.get((ref.header.path, ref.frame))
+            if arr is not None and arr.shape == self._volume.shape[1:]:
+                self._volume[k] = arr
+                out.append(k)
+        return out
 
     def _load_native(self, todo, mark, cancel, workers) -> None:
         vol, frames = self._volume, self.stack.frames

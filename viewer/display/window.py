@@ -8,6 +8,7 @@ import numpy as np
 
 from viewer.dicom.header import LUT, InstanceHeader
 from viewer.dicom.pixels import to_real
+from viewer.numeric import median
 
 
 @dataclass(frozen=True, slots=True)
@@ -93,7 +94,7 @@ def default_window(h: InstanceHeader, real: np.ndarray) -> Window:
     if wins:
         tissue = real[real > real.min()]
         top = wins[0].center + wins[0].width / 2
-        if tissue.size == 0 or top >= float(np.median(tissue)):
+        if tissue.size == 0 or top >= float(median(tissue)):
             return wins[0]
     return auto_window(real)
 

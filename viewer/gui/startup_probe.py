@@ -72,6 +72,9 @@ class FirstImageProbe(QObject):
         # The start-up path must not pay for the heavy libraries (they load on first use).
         heavy = [m for m in HEAVY_MODULES if m in sys.modules]
         print(f"heavy modules loaded: {', '.join(heavy) or 'none'}", flush=True)
+        from viewer.dicom import prefetch
+
+        print(f"launch prefetch: {'used' if prefetch.used else 'not used'}", flush=True)
         self._app.exit(0)
 
     def _on_timeout(self) -> None:

@@ -1,0 +1,100 @@
+"""The launch prefetch (viewer.dicom.prefetch): a forked child scans the folder and decodes
+its first slice; what the window takes equals what it would have scanned and decoded itself,
+and every failure ends in "no prefetch" (the window then scans as usual).
+
+Run in a fresh interpreter: forking is only done, as at launch, by a process with one thread.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import textwrap
+
+from viewer.paths import sample_study_dir
+
+SCRIPT = textwrap.dedent("""
+    import json, os, signal, sys, threading, time
+    from viewer.dicom import prefetch
+    root, other = sys.argv[1], sys.argv[2]
+    out = {}
+
+    # 1. the sample: taken, equal to a scan and a decode done here
+    out["started"] = prefetch.start(root)
+    pre = prefetch.take(root)
+    from viewer.dicom.scan import scan_folder
+    from viewer.dicom.frame_decode import decode_frame
+    cat = scan_folder(root)
+    def desc(c):
+        return [[s.uid, s.n_frames, [f.header.path for f in s.frames]] for s in c.stacks()]
+    out["same_catalog"] = pre is not None and desc(pre.catalog) == desc(cat)
+    st = cat.stacks()[0]
+    ref = st.frames[st.n_frames // 2]
+    key = (ref.header.path, ref.frame)
+    out["frame_keys_ok"] = pre is not None and list(pre.frames) == [key]
+    out["same_pixels"] = pre is not None and bool(
+        (pre.frames[key] == decode_frame(ref.header, ref.frame)).all())
+
+    # 2. another folder asked for: nothing, and the child is gone
+    prefetch.start(root)
+    pid = prefetch._child.pid
+    out["other_folder"] = prefetch.take(other) is None
+    try:
+        os.waitpid(pid, os.WNOHANG)
+        out["reaped"] = False
+    except ChildProcessError:
+        out["reaped"] = True
+
+    # 3. a child that dies (as on a decoder's abort): nothing
+    prefetch.start(root)
+    os.kill(prefetch._child.pid, signal.SIGKILL)
+    out["died"] = prefetch.take(root) is None
+
+    # 4. a folder too large to scan without progress: nothing
+    prefetch.MAX_FILES = 3
+    prefetch.start(root)
+    out["too_large"] = prefetch.take(root) is None
+
+    # 5. no fork once a thread runs
+    ev = threading.Event()
+    t = threading.Thread(target=ev.wait)
+    t.start()
+    out["refused_with_thread"] = prefetch.start(root) is False
+    ev.set(); t.join()
+    print(json.dumps(out))
+""")
+
+
+def test_prefetch_equals_the_scan_and_fails_safe(tmp_path):
+    root = str(sample_study_dir())
+    proc = subprocess.run([sys.executable, "-c", SCRIPT, root, str(tmp_path)],
+                          capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    out = json.loads(proc.stdout.strip().splitlines()[-1])
+    assert out == {"started": True, "same_catalog": True, "frame_keys_ok": True,
+                   "same_pixels": True, "other_folder": True, "reaped": True, "died": True,
+                   "too_large": True, "refused_with_thread": True}
+
+
+def test_load_volume_uses_frames_already_decoded(ct_catalog):
+    """A frame in the cache (as the prefetch leaves it) is copied into the volume, not decoded
+    again; the other slices are decoded as usual."""
+    import numpy as np
+
+    from viewer.dicom.frame_cache import FrameCache
+    from viewer.dicom.pixels import StackPixels
+
+    stack = ct_catalog.stacks()[0]
+    cache = FrameCache()
+    mid = stack.n_frames // 2
+    ref = stack.frames[mid]
+    reference = StackPixels(stack, cache=FrameCache())
+    marker = np.full(reference.frame_shape, 1234, dtype=reference.dtype)  # no real slice
+    cache.put((ref.header.path, ref.frame), marker)
+    px = StackPixels(stack, cache=cache)
+    seen = []
+    vol = px.load_volume(on_slice=seen.append)
+    assert seen[0] == mid and sorted(seen) == list(range(stack.n_frames))
+    assert (vol[mid] == 1234).all()
+    assert np.array_equal(vol[mid - 1], reference.frame(mid - 1))

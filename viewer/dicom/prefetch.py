@@ -1,0 +1,183 @@
+"""Launch prefetch: the folder named on the command line is scanned, and the first image it
+will show decoded, in a child process while the window's own start-up runs.
+
+A window's start is ~0.45 s of imports and widget building on one core before it can ask
+for anything; the folder scan (~0.1 s for 232 files), the decoder start and the first
+slice's decode then came one after another. Forked first thing at launch (before Qt or any
+thread exists), a child does that work on the other core and hands the result over a pipe:
+the :class:`~viewer.dicom.catalog.Catalog` exactly as :func:`~viewer.dicom.scan.scan_folder`
+builds it, and the middle slice of its first series in the stored type.
+
+It is only a head start: whatever goes wrong (a decoder that aborts on a hostile file, a
+folder too large to scan without progress, a platform without ``fork``) ends in "no
+prefetch", and the window scans as it always does, with progress, isolation and messages.
+The child never writes logs or files; the native decoder it runs is in its own process,
+never in the GUI's.
+"""
+
+from __future__ import annotations
+
+import os
+import pickle
+import select
+import sys
+import threading
+import time
+from dataclasses import dataclass, field
+
+# Larger folders are scanned by the window itself, with its progress bar and Cancel: a child
+# that takes seconds would leave the window blank and silent meanwhile.
+MAX_FILES = 2000
+
+_lock = threading.Lock()
+_child: _Child | None = None
+used = False  # whether a prefetch was taken (said by ``--exit-after-first-image``)
+
+
+@dataclass
+class _Child:
+    pid: int
+    fd: int
+    root: str
+
+
+@dataclass
+class Prefetched:
+    """What the child found: the catalog, and decoded frames keyed ``(path, frame)``."""
+
+    catalog: object  # viewer.dicom.catalog.Catalog (not imported here: launch stays light)
+    frames: dict[tuple[str, int], object] = field(default_factory=dict)  # numpy arrays
+
+
+def _same(a: str, b: str) -> bool:
+    return os.path.realpath(a) == os.path.realpath(b)
+
+
+def start(root: str | os.PathLike) -> bool:
+    """Fork the child for ``root``; returns at once (True when started).
+
+    Only where forking is safe: Linux, and no other thread running yet (call it first thing
+    at launch). A folder that does not exist is left to the window's own message.
+    """
+    global _child
+    root = os.fspath(root)
+    if (not sys.platform.startswith("linux") or threading.active_count() != 1
+            or not os.path.exists(root)):
+        return False
+    with _lock:
+        if _child is not None:
+            return False
+        r, w = os.pipe()
+        try:
+            pid = os.fork()
+        except OSError:
+            os.close(r)
+            os.close(w)
+            return False
+        if pid == 0:  # the child: never returns
+            os.close(r)
+            _child_main(root, w)
+        os.close(w)
+        _child = _Child(pid, r, root)
+        return True
+
+
+def _child_main(root: str, w: int) -> None:
+    code = 1
+    try:
+        payload = pickle.dumps(_work(root), protocol=pickle.HIGHEST_PROTOCOL)
+        view = memoryview(payload)
+        while view:
+            view = view[os.write(w, view):]
+        code = 0
+    except BaseException:  # noqa: B036 - anything here only means "no prefetch"
+        pass
+    finally:
+        os._exit(code)  # no atexit handlers, no buffers of the parent's flushed twice
+
+
+def _work(root: str) -> Prefetched | None:
+    """(child) Scan ``root`` and decode the middle slice of its first series."""
+    from viewer.dicom.scan import find_files, scan_folder
+
+    files, _skipped = find_files(root)
+    if len(files) > MAX_FILES:
+        return None
+    catalog = scan_folder(root)
+    out = Prefetched(catalog)
+    stacks = catalog.stacks()
+    if stacks:
+        from viewer.dicom.frame_decode import decode_frame
+
+        st = stacks[0]
+        ref = st.frames[st.n_frames // 2]  # where a view opens a stack (SliceView.set_stack)
+        try:
+            out.frames[(ref.header.path, ref.frame)] = decode_frame(ref.header, ref.frame)
+        except Exception:  # the window decodes it again, in its worker, and says why
+            pass
+    return out
+
+
+def take(root: str | os.PathLike, timeout_s: float = 10.0) -> Prefetched | None:
+    """The prefetch for ``root``, waiting for it up to ``timeout_s`` (call it from a worker
+    thread); None when there is none for this folder or it failed. Either way the child is
+    gone afterwards: a prefetch is used once, by the first open."""
+    global _child, used
+    with _lock:
+        child, _child = _child, None
+    if child is None:
+        return None
+    try:
+        if not _same(child.root, os.fspath(root)):
+            return None
+        data = _read_all(child.fd, time.monotonic() + timeout_s)
+        if data is None:
+            return None
+        result = pickle.loads(data)  # our own child's bytes, over our own pipe
+        if not isinstance(result, Prefetched):
+            return None
+        used = True
+        return result
+    except Exception:
+        return None
+    finally:
+        _end(child)
+
+
+def discard() -> None:
+    """Drop any prefetch not taken (e.g. the window opened another folder first)."""
+    global _child
+    with _lock:
+        child, _child = _child, None
+    if child is not None:
+        _end(child)
+
+
+def _read_all(fd: int, deadline: float) -> bytes | None:
+    chunks = []
+    while True:
+        left = deadline - time.monotonic()
+        if left <= 0:
+            return None
+        ready, _, _ = select.select([fd], [], [], left)
+        if not ready:
+            return None
+        chunk = os.read(fd, 1 << 20)
+        if not chunk:
+            return b"".join(chunks) or None  # nothing at all: the child died or gave up
+        chunks.append(chunk)
+
+
+def _end(child: _Child) -> None:
+    """Close the pipe and reap the child (killed if still running)."""
+    try:
+        os.close(child.fd)
+    except OSError:
+        pass
+    try:
+        pid, _status = os.waitpid(child.pid, os.WNOHANG)
+        if pid == 0:
+            os.kill(child.pid, 9)
+            os.waitpid(child.pid, 0)
+    except (ChildProcessError, ProcessLookupError, OSError):
+        pass
