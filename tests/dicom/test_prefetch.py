@@ -46,6 +46,19 @@ SCRIPT = textwrap.dedent("""
     except ChildProcessError:
         out["reaped"] = True
 
+    # 2b. asked by the GUI thread before the child answered: no wait, the child goes on
+    prefetch.start(root)
+    pid = prefetch._child.pid
+    early = prefetch.take_ready(root)
+    if early is None:
+        out["not_waited"] = os.waitpid(pid, os.WNOHANG) == (0, 0)  # still running
+        early = prefetch.take(root)
+    else:
+        out["not_waited"] = True
+    out["taken_later"] = early is not None and desc(early.catalog) == desc(cat)
+    prefetch.start(root)
+    out["ready_other_folder"] = prefetch.take_ready(other) is None and prefetch._child is None
+
     # 3. a child that dies (as on a decoder's abort): nothing
     prefetch.start(root)
     os.kill(prefetch._child.pid, signal.SIGKILL)
@@ -74,6 +87,7 @@ def test_prefetch_equals_the_scan_and_fails_safe(tmp_path):
     out = json.loads(proc.stdout.strip().splitlines()[-1])
     assert out == {"started": True, "same_catalog": True, "frame_keys_ok": True,
                    "same_pixels": True, "other_folder": True, "reaped": True, "died": True,
+                   "not_waited": True, "taken_later": True, "ready_other_folder": True,
                    "too_large": True, "refused_with_thread": True}
 
 

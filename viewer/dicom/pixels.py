@@ -162,6 +162,14 @@ class StackPixels:
     def is_loaded(self, k: int) -> bool:
         return self._loaded is not None and bool(self._loaded[k])
 
+    def has_frame(self, k: int) -> bool:
+        """Whether :meth:`frame` returns slice ``k`` without decoding: loaded, or decoded
+        already and in the frame cache (e.g. by the launch prefetch)."""
+        if self.is_loaded(k):
+            return True
+        ref = self.stack.frames[k]
+        return self.cache.get((ref.header.path, ref.frame)) is not None
+
     def load_volume(
         self,
         progress: Callable[[int, int], None] | None = None,

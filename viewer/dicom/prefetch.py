@@ -48,6 +48,17 @@ class Prefetched:
     catalog: object  # viewer.dicom.catalog.Catalog (not imported here: launch stays light)
     frames: dict[tuple[str, int], object] = field(default_factory=dict)  # numpy arrays
 
+    def install(self) -> None:
+        """Offer the frames to the pixel cache (views show them at once, loads copy them),
+        and start the decoder processes, which the launch left until now
+        (:func:`viewer.app.run_gui`)."""
+        from viewer.dicom import decode_pool
+        from viewer.dicom.pixels import cache_frame
+
+        for (path, frame), arr in self.frames.items():
+            cache_frame(path, frame, arr)
+        decode_pool.prestart()
+
 
 def _same(a: str, b: str) -> bool:
     return os.path.realpath(a) == os.path.realpath(b)
@@ -142,6 +153,23 @@ def take(root: str | os.PathLike, timeout_s: float = 10.0) -> Prefetched | None:
         return None
     finally:
         _end(child)
+
+
+def take_ready(root: str | os.PathLike) -> Prefetched | None:
+    """The prefetch for ``root`` if the child has already answered (never waits; for the GUI
+    thread), else None and the child is left to :func:`take`."""
+    with _lock:
+        child = _child
+    if child is None:
+        return None
+    if not _same(child.root, os.fspath(root)):
+        discard()
+        return None
+    try:
+        ready, _, _ = select.select([child.fd], [], [], 0)
+    except (OSError, ValueError):
+        ready = [child.fd]  # take() sorts it out
+    return take(root) if ready else None
 
 
 def discard() -> None:

@@ -432,7 +432,7 @@ class SliceView(SliceItems, SliceModes, QWidget):
         if self.plane == ACQUIRED or self._reformat is None:
             if self.index in px.failed:
                 return np.zeros(px.frame_shape, dtype=px.dtype)
-            if not px.is_loaded(self.index):
+            if not px.has_frame(self.index):
                 return None
             return px.frame(self.index)
         if not all(px.is_loaded(k) or k in px.failed for k in range(px.stack.n_frames)):
@@ -524,7 +524,7 @@ class SliceView(SliceItems, SliceModes, QWidget):
         # One series, one window: every plane (and a slab) opens with the window of the
         # stack's middle slice, as the acquired plane does, not of its own image.
         mid = px.stack.n_frames // 2
-        if px.is_loaded(mid):
+        if px.has_frame(mid):
             from viewer.dicom.pixels import to_real
 
             real = to_real(px.frame(mid), px.stack.frames[mid].header)

@@ -23,6 +23,7 @@ from PySide6.QtWidgets import (
 
 from viewer import __version__
 from viewer.audit import record
+from viewer.dicom import prefetch
 from viewer.dicom.catalog import Catalog
 from viewer.gui import memory
 from viewer.gui.workers import ScanJob, SegLoadJob, ThumbnailJob
@@ -134,6 +135,11 @@ class OpeningMixin:
         self.skipped_label.setText("")
         self.settings.setValue("last_folder", path)
         self._add_recent(path)
+        pre = prefetch.take_ready(path)  # the launch's child has scanned it already
+        if pre is not None:  # shown now, in the window's first paint
+            pre.install()
+            self._on_scan_finished(self._request, pre.catalog)
+            return
         job = ScanJob(self._request, path)
         job.progress.connect(self._on_scan_progress)
         job.catalog_updated.connect(self._on_catalog)

@@ -165,15 +165,12 @@ class ScanJob(Job):
 
         # The folder named at launch was scanned while the window was built (its first
         # slice decoded too): used once, by the first open of that folder.
+        # (The window takes it itself when it is ready before the window is:
+        # window_opening.open_folder.)
         pre = prefetch.take(self.root)
         if pre is not None:
-            from viewer.dicom import decode_pool
-            from viewer.dicom.pixels import cache_frame
-
-            for (path, frame), arr in pre.frames.items():
-                cache_frame(path, frame, arr)
+            pre.install()
             self.finished.emit(self.request, pre.catalog)
-            decode_pool.prestart()  # the launch left it to now (viewer.app.run_gui)
             return
         headers, skipped, indexes = [], [], []
         last = last_progress = time.monotonic()
