@@ -1,4 +1,5 @@
-"""viewer.numeric.median is np.median, bit for bit, without importing numpy.ma."""
+"""viewer.numeric's median and percentile are numpy's, bit for bit, without importing
+numpy.ma."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ import sys
 import numpy as np
 import pytest
 
-from viewer.numeric import median
+from viewer.numeric import median, percentile
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64, np.int16, np.uint16])
@@ -21,6 +22,18 @@ def test_median_equals_numpy_bit_for_bit(dtype, n):
     assert ours.tobytes() == np.asarray(theirs).tobytes()
 
 
+@pytest.mark.parametrize("dtype", [np.float32, np.float64, np.int16, np.uint16, np.uint8])
+@pytest.mark.parametrize("n", [1, 2, 3, 7, 100, 101, 4097])
+def test_percentile_equals_numpy_bit_for_bit(dtype, n):
+    rng = np.random.default_rng(1000 + n)
+    values = (rng.normal(100, 400, n)).astype(dtype)
+    for q in ([1.0, 99.0], [0, 100], [50], [0.5, 2.5, 97.5, 99.5], [1, 99], [25.0, 75.0]):
+        ours, theirs = percentile(values, q), np.percentile(values, q)
+        assert ours.dtype == theirs.dtype and ours.shape == theirs.shape, q
+        assert ours.tobytes() == theirs.tobytes(), (q, ours, theirs)
+    assert values.tobytes() == values.copy().tobytes()  # the input is left as it was
+
+
 def test_median_of_a_real_slice_and_of_nothing(sample_catalog):
     from viewer.dicom.pixels import StackPixels
 
@@ -28,13 +41,17 @@ def test_median_of_a_real_slice_and_of_nothing(sample_catalog):
     real = px.real(px.stack.n_frames // 2)
     tissue = real[real > real.min()]
     assert median(tissue).tobytes() == np.asarray(np.median(tissue)).tobytes()
+    assert percentile(real, [1, 99]).tobytes() == np.percentile(real, [1, 99]).tobytes()
     with pytest.raises(ValueError):
         median(np.array([]))
+    with pytest.raises(ValueError):
+        percentile(np.array([]), [50])
 
 
-def test_median_does_not_import_numpy_ma():
-    code = ("import sys, numpy as np; from viewer.numeric import median; "
-            "median(np.arange(10.0)); print('numpy.ma' in sys.modules)")
+def test_neither_imports_numpy_ma():
+    code = ("import sys, numpy as np; from viewer.numeric import median, percentile; "
+            "median(np.arange(10.0)); percentile(np.arange(10.0), [1, 99]); "
+            "print('numpy.ma' in sys.modules)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          check=True).stdout.strip()
     assert out == "False"

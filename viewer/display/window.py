@@ -8,7 +8,7 @@ import numpy as np
 
 from viewer.dicom.header import LUT, InstanceHeader
 from viewer.dicom.pixels import to_real
-from viewer.numeric import median
+from viewer.numeric import median, percentile
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,7 +65,7 @@ def auto_window(real: np.ndarray, low: float = 1.0, high: float = 99.0) -> Windo
             sample = sample[finite]
     if sample.size == 0:
         return constant_window(0.0)
-    lo, hi = (float(v) for v in np.percentile(sample, [low, high]))
+    lo, hi = (float(v) for v in percentile(sample, [low, high]))
     if not hi > lo:
         lo, hi = float(sample.min()), float(sample.max())
         if not hi > lo:

@@ -291,9 +291,12 @@ def load_measurements(source, stack: Stack) -> list[Annotation]:
     :class:`~viewer.dicom.catalog.Catalog`. radviewer's newest report wins; without one, the
     newest other TID 1500 report on the series is read (shapes guessed from SCOORDs).
     Unreadable reports are passed over."""
+    paths = _report_paths(source, stack)
+    if not paths:  # the usual first open: no pydicom import (~0.15 s beside the first paint)
+        return []
     pydicom = lazy.pydicom()
     ranked = []
-    for p in _report_paths(source, stack):
+    for p in paths:
         try:
             with warnings.catch_warnings():  # a damaged file's encoding quirks are not news
                 warnings.simplefilter("ignore")
