@@ -69,6 +69,12 @@ SCRIPT = textwrap.dedent("""
     prefetch.start(root)
     out["too_large"] = prefetch.take(root) is None
 
+    # 4b. a scan over its time budget (a slow CD, a network share): nothing
+    prefetch.MAX_FILES = 2000
+    prefetch.BUDGET_S = 0.0
+    prefetch.start(root)
+    out["over_budget"] = prefetch.take(root) is None
+
     # 5. no fork once a thread runs
     ev = threading.Event()
     t = threading.Thread(target=ev.wait)
@@ -88,7 +94,7 @@ def test_prefetch_equals_the_scan_and_fails_safe(tmp_path):
     assert out == {"started": True, "same_catalog": True, "frame_keys_ok": True,
                    "same_pixels": True, "other_folder": True, "reaped": True, "died": True,
                    "not_waited": True, "taken_later": True, "ready_other_folder": True,
-                   "too_large": True, "refused_with_thread": True}
+                   "too_large": True, "over_budget": True, "refused_with_thread": True}
 
 
 def test_load_volume_uses_frames_already_decoded(ct_catalog):

@@ -25,9 +25,11 @@ import threading
 import time
 from dataclasses import dataclass, field
 
-# Larger folders are scanned by the window itself, with its progress bar and Cancel: a child
-# that takes seconds would leave the window blank and silent meanwhile.
+# Larger folders, and scans that take longer (a CD, a network share), are left to the window,
+# with its progress bar and Cancel: a child that takes seconds would leave the window blank
+# and silent meanwhile. What the child read by then is in the page cache for the window.
 MAX_FILES = 2000
+BUDGET_S = 2.0
 
 _lock = threading.Lock()
 _child: _Child | None = None
@@ -96,6 +98,11 @@ def start(root: str | os.PathLike) -> bool:
 def _child_main(root: str, w: int) -> None:
     code = 1
     try:
+        # Nothing of the child's reaches the terminal (a decoder's warning, a traceback).
+        null = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(null, 1)
+        os.dup2(null, 2)
+        os.close(null)
         payload = pickle.dumps(_work(root), protocol=pickle.HIGHEST_PROTOCOL)
         view = memoryview(payload)
         while view:
@@ -108,13 +115,21 @@ def _child_main(root: str, w: int) -> None:
 
 
 def _work(root: str) -> Prefetched | None:
-    """(child) Scan ``root`` and decode the middle slice of its first series."""
+    """(child) Scan ``root`` and decode the middle slice of its first series; None when the
+    folder is larger than :data:`MAX_FILES` or the scan takes over :data:`BUDGET_S`."""
+    started = time.monotonic()
     from viewer.dicom.scan import find_files, scan_folder
 
     files, _skipped = find_files(root)
     if len(files) > MAX_FILES:
         return None
-    catalog = scan_folder(root)
+    over = threading.Event()
+    timer = threading.Timer(max(0.0, BUDGET_S - (time.monotonic() - started)), over.set)
+    timer.start()
+    catalog = scan_folder(root, cancel=over)
+    timer.cancel()
+    if catalog.cancelled:
+        return None
     out = Prefetched(catalog)
     stacks = catalog.stacks()
     if stacks:
@@ -129,7 +144,7 @@ def _work(root: str) -> Prefetched | None:
     return out
 
 
-def take(root: str | os.PathLike, timeout_s: float = 10.0) -> Prefetched | None:
+def take(root: str | os.PathLike, timeout_s: float = BUDGET_S + 3.0) -> Prefetched | None:
     """The prefetch for ``root``, waiting for it up to ``timeout_s`` (call it from a worker
     thread); None when there is none for this folder or it failed. Either way the child is
     gone afterwards: a prefetch is used once, by the first open."""
