@@ -11,7 +11,6 @@ from __future__ import annotations
 import json
 import os
 import re
-import tomllib
 from dataclasses import MISSING, asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
@@ -152,6 +151,8 @@ def load_config(path: str | os.PathLike) -> list[Node]:
                               "(PACS)) or give the node on the command line") from None
     except OSError as exc:
         raise PacsConfigError(f"{p}: cannot read: {exc.strerror}") from None
+    import tomllib  # here: the window reads its nodes from QSettings, not from TOML
+
     try:
         doc = tomllib.loads(text.decode()) if p.suffix == ".toml" else json.loads(text)
     except (ValueError, UnicodeDecodeError) as exc:
