@@ -10,7 +10,8 @@ settings folder (a first run: no saved geometry or layout); the app's own figure
 since the OS started the process (read from /proc) to the paint that shows the first slice.
 The anchor, run alternately with it (paired: the same load), is ``startup_minimal.py``: a
 minimal PySide6 + pyqtgraph window showing the same slice (the sample's first series, middle
-slice), read with pydicom in that process and timed the same way. Prints per-run figures, the
+slice), read with pydicom in that process and timed the same way. Each app run also says whether
+the launch prefetch (viewer.dicom.prefetch) was used. Prints per-run figures, the
 medians and their ratio (issue 18: goal <= 1.1x).
 
 Python caches bytecode: with PYTHONDONTWRITEBYTECODE set (as in CI) every start would compile
@@ -40,7 +41,9 @@ def _first_image(cmd: list[str], env: dict[str, str]) -> tuple[float, str]:
         raise RuntimeError(f"{' '.join(cmd[-3:])} failed ({proc.returncode}): "
                            f"{(proc.stdout + proc.stderr).strip()[-400:]}")
     heavy = re.search(r"heavy modules loaded: (.*)", proc.stdout)
-    return float(m.group(1)), heavy.group(1) if heavy else ""
+    pre = re.search(r"launch prefetch: (.*)", proc.stdout)
+    return float(m.group(1)), (heavy.group(1) if heavy else "") + (
+        f"; launch prefetch {pre.group(1)}" if pre else "")
 
 
 def sample_slice() -> str:
