@@ -14,6 +14,7 @@ import shutil
 import sys
 import tempfile
 import threading
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from viewer.cli_common import (
@@ -335,23 +336,16 @@ def _write_outputs(result, stack, pixels, stage: Path) -> dict:
     import numpy as np
 
     from viewer.ai import snapshot
-    from viewer.dicom.pixels import to_real_volume
 
     report = result.report()
     files = []
     if result.label_volume is not None:
-        _save_npy(stage / "labels.npy", result.label_volume)
-        files.append("labels.npy")
-        report["label_volume"] = {
-            "file": "labels.npy", "dtype": "uint8", "axes": "[k, j, i] = slice, row, column",
-            "affine_ijk_to_lps_mm": np.asarray(stack.affine).round(6).tolist()}
-        real = to_real_volume(pixels.frame_volume(), [f.header for f in stack.frames])
-        colors = {lab.value: lab.color for lab in result.labels}
-        for plane, idx, rgb, spacing in snapshot.representative_planes(
-                real, result.label_volume, stack.affine, colors):
-            name = f"snapshot_{plane}_{idx + 1}.png"
-            _save_png(rgb, stage / name, spacing, result)
-            files.append(name)
+        # Written (and synced) on a thread while the snapshots are drawn.
+        with ThreadPoolExecutor(1, thread_name_prefix="labels-npy") as pool:
+            saved = pool.submit(_save_npy, stage / "labels.npy", result.label_volume)
+            _snapshots(result, stack, pixels, stage, report, files)
+            saved.result()
+        files.insert(0, "labels.npy")
     elif result.slice_scores is not None:
         top = result.top_label
         col = [lab.name for lab in result.labels].index(top)
@@ -371,6 +365,26 @@ def _write_outputs(result, stack, pixels, stage: Path) -> dict:
         files.append(name)
     report["files"] = ["report.json", *files]
     return report
+
+
+def _snapshots(result, stack, pixels, stage: Path, report: dict, files: list) -> None:
+    """The segmentation's snapshots through the labels' centre into ``stage``, named in
+    ``files``; ``report`` gets the labels' description."""
+    import numpy as np
+
+    from viewer.ai import snapshot
+    from viewer.dicom.pixels import to_real_volume
+
+    report["label_volume"] = {
+        "file": "labels.npy", "dtype": "uint8", "axes": "[k, j, i] = slice, row, column",
+        "affine_ijk_to_lps_mm": np.asarray(stack.affine).round(6).tolist()}
+    real = to_real_volume(pixels.frame_volume(), [f.header for f in stack.frames])
+    colors = {lab.value: lab.color for lab in result.labels}
+    for plane, idx, rgb, spacing in snapshot.representative_planes(
+            real, result.label_volume, stack.affine, colors):
+        name = f"snapshot_{plane}_{idx + 1}.png"
+        _save_png(rgb, stage / name, spacing, result)
+        files.append(name)
 
 
 def _write_text(path: Path, text: str) -> None:

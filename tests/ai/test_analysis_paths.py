@@ -114,3 +114,52 @@ def test_snapshot_planes_equal_the_whole_volume_conversion():
         want = blend(np.ascontiguousarray(r.plane(grey, plane, idx)),
                      r.plane(labels, plane, idx), colors)
         assert np.array_equal(rgb, want)
+
+
+@pytest.mark.parametrize("gap", [False, True])
+def test_resampling_a_grid_much_larger_than_the_volume_keeps_every_edge_voxel(gap):
+    """The rows of a plane that cannot reach the source are skipped (bands bounded by their
+    corners): the voxels inside, edges included, are the float64 formula's, the rest fill.
+    With a missing slice, the gap-aware result is the uniform one of the volume with that
+    slice put back as the mean of its neighbours (linear along the normal either way)."""
+    rng = np.random.default_rng(4)
+    vol = rng.uniform(1, 1000, (9, 14, 12)).astype(np.float32)  # > 0: inside shows
+    src = np.eye(4)
+    src[:3, :3] = np.diag([1.1, 0.9, 1.5])
+    ax = np.array([0.3, -0.5, 0.8]) / np.linalg.norm([0.3, -0.5, 0.8])
+    k = np.array([[0, -ax[2], ax[1]], [ax[2], 0, -ax[0]], [-ax[1], ax[0], 0]])
+    rot = np.eye(3) + np.sin(0.2) * k + (1 - np.cos(0.2)) * k @ k  # 11 deg about a tilt
+    dst = np.eye(4)
+    dst[:3, :3] = rot * 0.7
+    dst[:3, 3] = [-9.0, -8.0, -6.0]
+    grid = (48, 44, 40)  # the volume fills a small part of it
+    if gap:  # slice 5 of 10 missing: positions 0..4, 6..9 along the normal (1.5 mm steps)
+        full = np.concatenate([vol[:5], (vol[4:5] + vol[5:6]) / 2, vol[5:]])
+        mm = np.r_[0:5, 6:10] * 1.5
+        got = resample_to_grid(vol, src, dst, grid, slice_mm=mm)
+    else:
+        full = vol
+        got = resample_to_grid(vol, src, dst, grid)
+    ref = _trilinear_float64(full, np.linalg.inv(src) @ dst, grid)
+    assert 0.02 < (ref > 0).mean() < 0.3  # most rows and planes miss the volume
+    assert np.array_equal(got > 0, ref > 0)  # no edge voxel dropped, none added
+    assert np.abs(got - ref).max() <= 1e-3
+
+
+def test_label_counts_on_the_threads_equal_bincount_and_threads_give_the_same_labels():
+    from viewer.ai.resample import labels_to_stack
+
+    rng = np.random.default_rng(5)
+    labels = rng.integers(0, 4, (30, 34, 38)).astype(np.uint8)
+    grid_aff = np.diag([1.0, 1.0, 1.0, 1.0])
+    stack_aff = np.diag([1.3, 1.3, 2.0, 1.0])
+    stack_aff[:3, 3] = [-4.0, 2.0, 1.0]  # part of the stack lies outside the grid: 0 there
+    counts = np.zeros(256, np.int64)
+    got = labels_to_stack(labels, grid_aff, stack_aff, (20, 26, 30), threads=2, counts=counts)
+    assert np.array_equal(counts, np.bincount(got.ravel(), minlength=256))
+    assert counts[0] > counts[1] > 0
+    logits = rng.normal(size=(6, 40, 50, 70)).astype(np.float32)  # 140k voxels: two blocks
+    values = np.array([0, 2, 4, 6, 8, 250], np.uint8)
+    one = channel_labels(logits, values)
+    assert np.array_equal(channel_labels(logits, values, threads=2), one)
+    assert np.array_equal(one, values[np.argmax(logits, axis=0)])

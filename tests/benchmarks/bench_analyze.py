@@ -154,9 +154,13 @@ def analyze_pairs(entry, x_path: Path, repeat: int) -> dict:
         wall_b, sb = timed(bare)
         pairs.append({"analyze": wall_a, "bare": wall_b, "peak_analyze": peak_a,
                       "peak_bare": peak_of(sb), "load": load()})
+        # Each process less its own inference: what analyze adds, apart from the run's noise
+        # (other work on a shared machine moves the inference most).
+        rest_b = wall_b - float(sb.split()[0])
         print(f"   pair {k + 1}: analyze {wall_a:.2f} s ({gb(peak_a)}), bare onnxruntime "
               f"{wall_b:.2f} s ({gb(pairs[-1]['peak_bare'])}), ratio {wall_a / wall_b:.3f}; "
-              f"load {pairs[-1]['load']}", flush=True)
+              f"less their inference: analyze {wall_a - steps.get('inference', 0):.2f} s, "
+              f"bare {rest_b:.2f} s; load {pairs[-1]['load']}", flush=True)
     return {"pairs": pairs,
             "ratio": statistics.median(p["analyze"] / p["bare"] for p in pairs),
             "peak": max(p["peak_analyze"] for p in pairs),

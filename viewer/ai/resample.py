@@ -8,6 +8,8 @@ so an overlay drawn on the stack lines up with its anatomy in every view.
 
 from __future__ import annotations
 
+import threading
+
 import numpy as np
 
 from viewer.ai.manifest import Grid
@@ -80,52 +82,131 @@ def resample_to_grid(vol: np.ndarray, src_affine: np.ndarray, dst_affine: np.nda
     rr, cc = np.mgrid[0:shape[1], 0:shape[2]].astype(np.float64)
     base = m[:3, a, None, None] * rr + m[:3, b, None, None] * cc + m[:3, 3, None, None]
     flat = src.reshape(-1)
+    sizes = (ni, nj, nk)
     # Flat offsets of the +1 neighbours along i, j, k (none along an axis of size 1).
     step = (1 if ni > 1 else 0, ni if nj > 1 else 0, ni * nj if nk > 1 else 0)
+    e = 1e-4  # rounding of the affine product must not drop the edge voxels
+    hi = [ni - 1 + e, nj - 1 + e, nk - 1 + e]
+    if real_mm is not None:  # the slice index is tested in mm along the normal instead
+        hi[2] = real_mm[-1] + e * step_mm
+    lo = [-e, -e, -e * step_mm if real_mm is not None else -e]
+    bands = _Bands(base, lo, hi, step_mm if real_mm is not None else 1.0)
+    base = base.reshape(3, -1)
+    local = threading.local()
 
     def one(k: int) -> None:
-        x, y, z = base + m[:3, outer, None, None] * k  # source i, j, k
-        e = 1e-4  # rounding of the affine product must not drop the edge voxels
-        if real_mm is not None:  # uniform index -> mm along the normal -> real index
-            d = z * step_mm
-            z = np.where((d >= -e * step_mm) & (d <= real_mm[-1] + e * step_mm),
-                         np.interp(d, real_mm, np.arange(nk, dtype=float)), -1.0)
-        inside = ((x >= -e) & (x <= ni - 1 + e) & (y >= -e) & (y <= nj - 1 + e)
-                  & (z >= -e) & (z <= nk - 1 + e))
-        if inside.any():
-            out[k][inside] = _trilinear(flat, (ni, nj, nk), step, x[inside], y[inside],
-                                        z[inside])
+        kept = bands.kept(m[:3, outer] * k)  # the voxels that may fall inside the source
+        if kept is None:
+            return
+        w = getattr(local, "w", None)
+        if w is None:
+            w = local.w = _Workspace(base.shape[1])
+        c = np.add(base[:, kept], m[:3, outer, None] * k, out=w.c[:, :kept.stop - kept.start])
+        if real_mm is not None:
+            np.multiply(c[2], step_mm, out=c[2])  # mm along the normal, tested as such
+        inside, test = w.inside[:c.shape[1]], w.test[:c.shape[1]]
+        np.greater_equal(c[0], lo[0], out=inside)
+        for ax in range(3):
+            if ax:
+                np.greater_equal(c[ax], lo[ax], out=test)
+                inside &= test
+            np.less_equal(c[ax], hi[ax], out=test)
+            inside &= test
+        n = int(np.count_nonzero(inside))
+        if not n:
+            return
+        sel = [np.compress(inside, c[ax], out=w.sel[ax, :n]) for ax in range(3)]
+        if real_mm is not None:  # mm -> the real slice index (a missing slice is bridged)
+            sel[2][:] = np.interp(sel[2], real_mm, np.arange(nk, dtype=float))
+        out[k].reshape(-1)[kept][inside] = _trilinear(flat, sizes, step, sel, w, n)
 
     _each_slice(one, shape[0], cancel, threads)
     return out
 
 
-def _trilinear(flat, sizes, step, x, y, z) -> np.ndarray:
-    """Trilinear values (float32) of ``flat`` (a C-order ``[k, j, i]`` volume, raveled) at
-    source indices x, y, z (float64, inside the volume up to rounding)."""
-    idx = np.zeros(x.shape, np.int64)
-    frac = []
-    for pos, n, stride in zip((x, y, z), sizes, (1, sizes[0], sizes[0] * sizes[1]),
-                              strict=True):
-        pos = np.clip(pos, 0, n - 1)
-        p0 = np.minimum(np.floor(pos).astype(np.int64), max(n - 2, 0))
-        # Positions stay float64 (which voxel is picked must not drift); the weights and the
-        # sums are float32, the network's own precision: half the memory traffic.
-        frac.append((pos - p0).astype(np.float32))
-        idx += p0 * stride
-    fx, fy, fz = frac
+class _Bands:
+    """Which rows of a destination plane can reach the source: planes are split in bands of
+    rows, and a band whose four corners (an affine map: they bound it) all miss the source
+    along one axis is skipped. Half of a 256^3 grid lies outside a head's field of view."""
+
+    ROWS = 16
+
+    def __init__(self, base: np.ndarray, lo, hi, z_scale: float, margin: float = 1e-2):
+        rows, cols = base.shape[1:]
+        self.cols = cols
+        self.starts = np.arange(0, rows, self.ROWS)
+        self.ends = np.minimum(self.starts + self.ROWS, rows)
+        r = np.stack([self.starts, self.starts, self.ends - 1, self.ends - 1], axis=1)
+        c = np.array([0, cols - 1, 0, cols - 1])
+        self.corners = base[:, r, c[None, :]]  # (3, bands, 4) source indices, less the plane
+        self.scale = np.array([1.0, 1.0, z_scale])[:, None, None]
+        # margin voxels of slack: only a band that clearly misses is skipped; the
+        # per-voxel test decides the rest
+        self.lo = np.asarray(lo, float)[:, None, None] - margin * self.scale
+        self.hi = np.asarray(hi, float)[:, None, None] + margin * self.scale
+
+    def kept(self, offset: np.ndarray) -> slice | None:
+        """The flat voxel range of the plane at source ``offset`` (3,) to compute, or None."""
+        c = (self.corners + offset[:, None, None]) * self.scale
+        miss = ((c < self.lo).all(axis=2) | (c > self.hi).all(axis=2)).any(axis=0)
+        keep = np.flatnonzero(~miss)
+        if not keep.size:
+            return None
+        return slice(int(self.starts[keep[0]]) * self.cols, int(self.ends[keep[-1]]) * self.cols)
+
+
+class _Workspace:
+    """One thread's scratch arrays for :func:`resample_to_grid`, reused for every plane of
+    ``n`` voxels: fresh 0.5 MB temporaries per plane went through mmap and page faults
+    (150k-250k faults, +0.2 s of CPU in a fresh process for a 256^3 grid)."""
+
+    def __init__(self, n: int):
+        self.c = np.empty((3, n))  # source indices, float64 (which voxel: no drift)
+        self.inside, self.test = np.empty(n, bool), np.empty(n, bool)
+        self.sel = np.empty((3, n))  # the inside voxels' source indices
+        self.pos = np.empty(n)
+        self.idx, self.p0 = np.empty(n, np.int64), np.empty(n, np.int64)
+        self.frac = np.empty((3, n), np.float32)
+        self.val = np.empty((4, n), np.float32)
+
+
+def _trilinear(flat, sizes, step, sel, w: _Workspace, n: int) -> np.ndarray:
+    """Trilinear values (float32, a view into ``w``) of ``flat`` (a C-order ``[k, j, i]``
+    volume, raveled) at the ``n`` source indices ``sel`` = (x, y, z) (float64, inside the
+    volume up to rounding). Weights and sums are float32, the network's own precision."""
+    idx, p0, pos = w.idx[:n], w.p0[:n], w.pos[:n]
+    idx.fill(0)
+    for ax, (q, size, stride) in enumerate(zip(sel, sizes, (1, sizes[0], sizes[0] * sizes[1]),
+                                               strict=True)):
+        np.clip(q, 0, size - 1, out=pos)
+        np.floor(pos, out=q)  # q is scratch now
+        np.copyto(p0, q, casting="unsafe")  # whole numbers: exact
+        np.minimum(p0, max(size - 2, 0), out=p0)
+        np.subtract(pos, p0, out=pos)
+        np.copyto(w.frac[ax, :n], pos, casting="same_kind")
+        np.multiply(p0, stride, out=p0)
+        idx += p0
+    fx, fy, fz = w.frac[:, :n]
     sx, sy, sz = step
+    a, b, c, d = w.val[:, :n]
+    at = w.p0[:n]  # scratch flat offsets
 
-    def lerp(a, b, f):  # a + f (b - a), in place in a
-        b -= a
-        b *= f
-        a += b
-        return a
+    def take(o, dst):
+        np.add(idx, o, out=at)
+        return np.take(flat, at, out=dst)
 
-    def row(o):  # along i at flat offset o
-        return lerp(flat[idx + o], flat[idx + (o + sx)], fx)
+    def lerp(lo, hi, f):  # lo + f (hi - lo), in place in lo
+        hi -= lo
+        hi *= f
+        lo += hi
+        return lo
 
-    return lerp(lerp(row(0), row(sy), fy), lerp(row(sz), row(sz + sy), fy), fz)
+    def row(o, dst, tmp):  # along i at flat offset o, into dst
+        return lerp(take(o, dst), take(o + sx, tmp), fx)
+
+    lerp(row(0, a, b), row(sy, b, c), fy)
+    lerp(row(sz, b, c), row(sz + sy, c, d), fy)
+    return lerp(a, b, fz)
 
 
 def _each_slice(fn, n: int, cancel=None, threads: int | None = None) -> None:
@@ -162,10 +243,12 @@ def _step_mm(affine: np.ndarray, real_mm) -> float:
 
 def labels_to_stack(labels: np.ndarray, grid_aff: np.ndarray, stack_affine: np.ndarray,
                     stack_shape_kji: tuple[int, ...], slice_mm=None,
-                    threads: int | None = None) -> np.ndarray:
+                    threads: int | None = None, counts: np.ndarray | None = None) -> np.ndarray:
     """Nearest-neighbour labels (``labels[k, j, i]`` on the grid) at every stack voxel;
     returns uint8 ``[k, j, i]`` of the stack, 0 outside the grid. ``slice_mm``: each
-    slice's own position, as for :func:`resample_to_grid`."""
+    slice's own position, as for :func:`resample_to_grid`. ``counts`` (int64, 256): the
+    result's voxels per label value are added to it, counted slice by slice on the same
+    threads (a whole-volume np.bincount cast 8 bytes a voxel: 0.03-0.18 s for the sample)."""
     nk, nj, ni = stack_shape_kji[:3]
     real_mm = _gaps(slice_mm, nk)
     step_mm = _step_mm(stack_affine, real_mm)
@@ -174,12 +257,17 @@ def labels_to_stack(labels: np.ndarray, grid_aff: np.ndarray, stack_affine: np.n
     out = np.zeros((nk, nj, ni), dtype=np.uint8)
     jj, ii = np.mgrid[0:nj, 0:ni].astype(np.float64)
     base = m[:3, 0, None, None] * ii + m[:3, 1, None, None] * jj + m[:3, 3, None, None]
+    lock = threading.Lock()
 
     def one(k: int) -> None:
         kk = k if real_mm is None else real_mm[k] / step_mm  # where slice k really is
         x, y, z = np.rint(base + m[:3, 2, None, None] * kk).astype(np.int64)
         inside = (x >= 0) & (x < gi) & (y >= 0) & (y < gj) & (z >= 0) & (z < gk)
         out[k][inside] = labels[z[inside], y[inside], x[inside]]
+        if counts is not None:
+            here = np.bincount(out[k].reshape(-1), minlength=256)
+            with lock:
+                counts[:here.size] += here
 
     _each_slice(one, nk, threads=threads)
     return out

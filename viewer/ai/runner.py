@@ -16,6 +16,7 @@ import os
 import threading
 import time
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 
@@ -142,7 +143,9 @@ class Runner:
         if m.mode == "2d":
             result = self._run_2d(entry, sess, real, stack, progress, cancel, timings)
         else:
-            result = self._run_3d(entry, sess, real, stack, progress, cancel, timings)
+            held = [real]  # _run_3d lets go of it once resampled (no caller's reference)
+            del real
+            result = self._run_3d(entry, sess, held, stack, progress, cancel, timings)
         result.timings_s["total"] = time.perf_counter() - t0
         self._results[(stack.uid, entry.id, m.sha256)] = result
         progress(100, 100, "done")
@@ -202,16 +205,22 @@ class Runner:
             res.notes.append("Scores are the network's outputs, not calibrated probabilities.")
         return res
 
-    def _run_3d(self, entry, sess, real, stack, progress, cancel, timings) -> AnalysisResult:
+    def _run_3d(self, entry, sess, held: list, stack, progress, cancel,
+                timings) -> AnalysisResult:
+        """``held``: [the stack's real values, float32], emptied here, so that the volume is
+        freed once resampled and not held through the inference (the memory peak)."""
         m = entry.manifest
         grid = m.grid
         t = time.perf_counter()
-        g_aff = grid_affine(grid, stack_center(stack.affine, real.shape))
+        real = held.pop()
+        shape = real.shape
+        g_aff = grid_affine(grid, stack_center(stack.affine, shape))
         pos = stack.slice_positions  # each slice's own position: gap-aware
         # Straight into the network's axis order ([i, j, k] or [k, j, i]), then normalised in
         # place: the one full-size float32 array until the output.
         x = resample_to_grid(real, stack.affine, g_aff, grid.shape, cancel=cancel.is_set,
                              slice_mm=pos, ijk=grid.array_axes == "ijk", threads=self.threads)
+        del real
         x = apply_intensity(x, m.intensity, inplace=True)
         x = x[None, None] if m.layout == "NCDHW" else x[None, ..., None]
         timings["resample"] = time.perf_counter() - t
@@ -225,17 +234,17 @@ class Runner:
         # Output channels are listed in the manifest's label order.
         values = np.array([lab.value for lab in m.labels], dtype=np.uint8)
         labels = channel_labels(out[0] if m.layout == "NCDHW" else np.moveaxis(out[0], -1, 0),
-                                values)
+                                values, threads=self.threads)
         del out
         if grid.array_axes == "ijk":
             labels = labels.transpose(2, 1, 0)  # a view: labels_to_stack gathers through it
-        on_stack = labels_to_stack(labels, g_aff, stack.affine, real.shape, slice_mm=pos,
-                                   threads=self.threads)
+        counts = np.zeros(256, np.int64)
+        on_stack = labels_to_stack(labels, g_aff, stack.affine, shape, slice_mm=pos,
+                                   threads=self.threads, counts=counts)
         timings["map_back"] = time.perf_counter() - t
         res = self._base(entry, sess, stack, timings)
         res.label_volume = on_stack
         voxel_ml = float(np.prod(stack.spacing)) / 1000.0
-        counts = np.bincount(on_stack.ravel(), minlength=256)
         res.label_volumes_ml = {lab.name: float(counts[lab.value] * voxel_ml)
                                 for lab in m.labels if lab.value != 0}
         res.flags += implausible(m.rules, res.label_volumes_ml)
@@ -303,7 +312,7 @@ def _check_output(shape: list, m: ModelManifest, entry: ModelEntry) -> None:
                          f"labels; give output.labels one entry per channel")
 
 
-def channel_labels(logits: np.ndarray, values: np.ndarray) -> np.ndarray:
+def channel_labels(logits: np.ndarray, values: np.ndarray, threads: int = 1) -> np.ndarray:
     """Label value of the largest channel at each voxel: ``logits`` is ``(C, *spatial)``,
     ``values[c]`` the label of channel ``c``; returns uint8 ``spatial``.
 
@@ -313,23 +322,34 @@ def channel_labels(logits: np.ndarray, values: np.ndarray) -> np.ndarray:
     Same labels as ``values[np.argmax(logits, 0)]`` for finite logits, ties included (a later
     channel wins only when strictly larger: the first maximum, as argmax); NaN logits are
     skipped (np.nanargmax's choice; an all-NaN voxel gets channel 0). Done in blocks of
-    voxels that stay in cache; ``logits`` is only read."""
+    voxels that stay in cache, shared among ``threads`` (numpy's ufuncs release the GIL);
+    ``logits`` is only read."""
     c_n = logits.shape[0]
     flat = logits.reshape(c_n, -1)  # a view for the runner's contiguous output
     out = np.empty(flat.shape[1], dtype=np.uint8)
     step = 1 << 17  # voxels per block: its maximum, mask and channel slice stay in L2 cache
-    best = np.empty(step, dtype=np.float32)
-    wins = np.empty(step, dtype=bool)
-    for s in range(0, flat.shape[1], step):
-        n = min(step, flat.shape[1] - s)
-        b, w, o = best[:n], wins[:n], out[s:s + n]
-        b.fill(-np.inf)
-        np.fmax(b, flat[0, s:s + n], out=b)  # fmax: a NaN never becomes the maximum
-        o.fill(values[0])
-        for c in range(1, c_n):
-            np.greater(flat[c, s:s + n], b, out=w)  # strictly: the first maximum wins
-            o[w] = values[c]
-            np.fmax(b, flat[c, s:s + n], out=b)
+
+    def part(starts) -> None:
+        best = np.empty(step, dtype=np.float32)
+        wins = np.empty(step, dtype=bool)
+        for s in starts:
+            n = min(step, flat.shape[1] - s)
+            b, w, o = best[:n], wins[:n], out[s:s + n]
+            b.fill(-np.inf)
+            np.fmax(b, flat[0, s:s + n], out=b)  # fmax: a NaN never becomes the maximum
+            o.fill(values[0])
+            for c in range(1, c_n):
+                np.greater(flat[c, s:s + n], b, out=w)  # strictly: the first maximum wins
+                np.copyto(o, values[c], where=w)
+                np.fmax(b, flat[c, s:s + n], out=b)
+
+    blocks = range(0, flat.shape[1], step)
+    if threads < 2 or len(blocks) < 2:
+        part(blocks)
+    else:
+        with ThreadPoolExecutor(threads, thread_name_prefix="labels") as pool:
+            for f in [pool.submit(part, blocks[w::threads]) for w in range(threads)]:
+                f.result()
     return out.reshape(logits.shape[1:])
 
 
