@@ -172,6 +172,29 @@ def child(code: str, folder: Path, plugin: str = "", launch: bool = False,
     return out
 
 
+def _idle_fraction(seconds: float = 1.0) -> float:
+    """Share of the machine's CPU time that was idle over ``seconds`` (from /proc/stat)."""
+    def sample() -> tuple[int, int]:
+        with open("/proc/stat") as f:
+            v = [int(x) for x in f.readline().split()[1:]]
+        return v[3] + v[4], sum(v[:8])  # idle + iowait, all but guest time
+    i1, t1 = sample()
+    time.sleep(seconds)
+    i2, t2 = sample()
+    return (i2 - i1) / max(1, t2 - t1)
+
+
+WAIT_IDLE_S = 0.0  # --wait-idle: before each pair, wait up to this long for an idle machine
+
+
+def _wait_idle() -> None:
+    """Wait (up to :data:`WAIT_IDLE_S`) until the machine is >= 90 % idle for a second: paired
+    ratios of 2-process loads mean little while another job holds a core."""
+    deadline = time.monotonic() + WAIT_IDLE_S
+    while WAIT_IDLE_S and time.monotonic() < deadline and _idle_fraction() < 0.9:
+        pass
+
+
 def copies(series: Path) -> dict[str, tuple[Path, str]]:
     """{name: (folder, decoding plugin we use)} for the lossless copies of ``series``."""
     from viewer.dicom import codecs
@@ -218,6 +241,7 @@ def rows(series: Path = bench_load.DEFAULT_SERIES, repeat: int = 3, tree: Path =
         jls, plugin = found["jpeg-ls"]
         runs = {k: [] for k in trees}
         for _ in range(repeat):
+            _wait_idle()
             for k, t in trees.items():
                 runs[k].append(child(FIRST, jls, plugin, launch=True, tree=t))
         med = {k: statistics.median(r["now"] for r in v) for k, v in runs.items()}
@@ -239,6 +263,7 @@ def rows(series: Path = bench_load.DEFAULT_SERIES, repeat: int = 3, tree: Path =
         ours = {k: [] for k in trees}
         peer, sums = [], set()
         for _ in range(repeat):
+            _wait_idle()
             for k, t in trees.items():
                 o = child(OURS_VOLUME, folder, plugin, launch=True, tree=t)
                 ours[k].append(o)
@@ -287,7 +312,11 @@ def main() -> None:
                     help="an older checkout, measured in the same repeats (before/after)")
     ap.add_argument("--only", nargs="+", choices=("first slice", "jpeg-ls", "rle", "jpeg2000"),
                     default=("first slice", "jpeg-ls", "rle", "jpeg2000"))
+    ap.add_argument("--wait-idle", type=float, default=0.0, metavar="SECONDS",
+                    help="before each pair, wait up to this long for a >= 90%% idle machine")
     args = ap.parse_args()
+    global WAIT_IDLE_S
+    WAIT_IDLE_S = args.wait_idle
     print_rows(rows(args.series_dir, max(1, args.repeat), args.tree, tuple(args.only),
                     args.before))
 

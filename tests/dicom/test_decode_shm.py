@@ -1,16 +1,19 @@
-"""Frames come back from the decoder processes through shared memory, and none is left behind;
-the decoder processes can be started in the background at launch (decode_pool.start_soon)."""
+"""Frames come back from the decoder processes through shared memory (written straight into a
+volume's memfd, or one block each), and none is left behind; the decoder processes can be
+started in the background at launch (decode_pool.start_soon)."""
 
 from __future__ import annotations
 
+import dataclasses
 import glob
+import mmap
 import threading
 import time
 
 import numpy as np
 import pytest
 
-from viewer.dicom import decode_pool, shm_frames
+from viewer.dicom import decode_pool, isolated, shm_frames, shm_volume
 from viewer.dicom.pixels import FrameCache, StackPixels, decode_frame
 from viewer.dicom.scan import scan_folder
 from viewer.errors import OperationCancelled
@@ -38,42 +41,83 @@ def t2():
     return next(s for s in scan_folder(str(sample_study_dir())).stacks() if s.n_frames == 55)
 
 
-def test_volume_arrives_through_shared_memory_identical_and_unlinked(t2, monkeypatch):
-    seen: list[str] = []
-    real_unpack = shm_frames.unpack
+def _mapped(arr: np.ndarray) -> bool:
+    """Whether ``arr``'s memory is a mapping (the shared volume), not numpy's own."""
+    while isinstance(arr, np.ndarray):
+        arr = arr.base
+    return isinstance(arr.obj if isinstance(arr, memoryview) else arr, mmap.mmap)
 
-    def spy(sf, out=None):
-        seen.append(sf.name)
-        return real_unpack(sf, out)
 
-    monkeypatch.setattr(shm_frames, "unpack", spy)
-    vol = StackPixels(t2, FrameCache()).load_volume()
-    assert len(seen) == t2.n_frames  # every slice came through a block, none through the pipe
-    assert not {f"/dev/shm/{name.lstrip('/')}" for name in seen} & _segments()  # all unlinked
+def _results(monkeypatch) -> list:
+    """Records every worker result that decode_many receives."""
+    seen: list = []
+    real_outcome = isolated._outcome
+
+    def spy(h, frame, result, out=None):
+        seen.append(result)
+        return real_outcome(h, frame, result, out)
+
+    monkeypatch.setattr(isolated, "_outcome", spy)
+    return seen
+
+
+def test_volume_is_written_by_the_workers_into_shared_memory_identical(t2, monkeypatch):
+    seen = _results(monkeypatch)
+    px = StackPixels(t2, FrameCache())
+    vol = px.load_volume()
+    # Every slice was written into the volume by a worker: no block, no pipe, no copy here.
+    assert len(seen) == t2.n_frames and all(isinstance(r, shm_volume.Written) for r in seen)
+    assert _mapped(vol)
+    assert px._shared is None  # loaded: the descriptor is closed (the mapping stays)
     for k in (0, 27, 54):  # as decoded in this process (safe here: a good file)
         ref = t2.frames[k]
         np.testing.assert_array_equal(vol[k], decode_frame(ref.header, ref.frame))
 
 
-def test_cancelled_load_frees_the_blocks_still_on_their_way(t2, monkeypatch):
-    created: list[str] = []
-    real_outcome_unpack = shm_frames.unpack
+def test_without_a_shared_volume_frames_come_through_blocks_identical_and_unlinked(
+        t2, monkeypatch):
+    seen = _results(monkeypatch)
+    monkeypatch.setattr(shm_volume, "allocate", lambda shape, dtype: None)  # e.g. no memfd
+    vol = StackPixels(t2, FrameCache()).load_volume()
+    names = [r.name for r in seen if isinstance(r, shm_frames.SharedFrame)]
+    assert len(names) == t2.n_frames  # every slice came through a block, none through the pipe
+    assert not {f"/dev/shm/{name}" for name in names} & _segments()  # all unlinked
+    assert not _mapped(vol)
+    for k in (0, 54):
+        ref = t2.frames[k]
+        np.testing.assert_array_equal(vol[k], decode_frame(ref.header, ref.frame))
 
-    def spy(sf, out=None):
-        created.append(sf.name)
-        return real_outcome_unpack(sf, out)
 
-    monkeypatch.setattr(shm_frames, "unpack", spy)
+def test_cancelled_load_finishes_later_identical(t2, monkeypatch):
+    seen = _results(monkeypatch)
     cancel = threading.Event()
     px = StackPixels(t2, FrameCache())
-    before = _segments()
     with pytest.raises(OperationCancelled):
         px.load_volume(cancel=cancel, on_slice=lambda k: cancel.set())
-    assert 0 < len(created) < t2.n_frames  # stopped early, with batches in flight
-    # The rest loads on the next call. Workers take tasks in order, and results are handled in
-    # the order they arrive, so once it is done every batch of the cancelled load has arrived.
-    assert px.load_volume().shape == (55, 512, 384)
-    assert _gone(_segments() - before), "shared-memory blocks left after a cancelled load"
+    assert 0 < len(seen) < t2.n_frames  # stopped early, with batches in flight
+    assert px._shared is not None  # kept for the rest
+    vol = px.load_volume()
+    assert px._shared is None
+    ref = t2.frames[30]
+    np.testing.assert_array_equal(vol[30], decode_frame(ref.header, ref.frame))
+
+
+def test_a_worker_never_writes_where_the_descriptor_now_names_another_file():
+    shared = shm_volume.allocate((2, 256, 256), np.dtype(np.int16))
+    assert shared is not None
+    frame = np.arange(256 * 256, dtype=np.int16).reshape(256, 256)
+    good = shared.target(shared.array[1])
+    assert good is not None and good.offset == 256 * 256 * 2
+    with shm_volume.Writer() as w:
+        assert w.write(good, frame)
+        assert not w.write(good, frame.astype(np.int32))  # another type: through a block
+    np.testing.assert_array_equal(shared.array[1], frame)
+    assert not shared.array[0].any()
+    other = shm_volume.allocate((1,), np.dtype(np.int16))  # its own inode
+    stale = dataclasses.replace(good, fd=other.fd)
+    with shm_volume.Writer() as w:
+        assert not w.write(stale, frame)  # a reused number: refused, nothing written
+    assert shared.target(np.zeros((256, 256), np.int16)) is None  # not in the volume
 
 
 def test_unpack_checks_the_destination_and_always_unlinks():
@@ -129,3 +173,27 @@ def test_a_frame_without_room_in_shared_memory_goes_through_the_pipe(monkeypatch
     assert len(made) == 1 and made[0] not in _segments()
     monkeypatch.setattr(shm_frames.os, "open", full)
     assert shm_frames.pack(arr) is arr  # cannot even be made
+
+
+def test_batches_shrink_towards_the_end_so_the_workers_finish_together():
+    groups = decode_pool._groups(275, 8, 2)
+    assert [i for g in groups for i in g] == list(range(275))  # each once, in order
+    sizes = [len(g) for g in groups]
+    assert sizes[0] == 1 and max(sizes) == 8  # the first alone, then full batches
+    assert sizes[-8:] == [1] * 8  # the last ones alone: no worker waits on a full batch
+    assert sizes[1:] == sorted(sizes[1:], reverse=True)
+    assert decode_pool._groups(0, 8, 2) == [] and decode_pool._groups(3, 8, 2) == [[0], [1], [2]]
+
+
+def test_the_fast_exit_hook_is_the_forkservers_only():
+    import atexit
+    import importlib
+
+    from viewer.dicom import forkserver_exit
+
+    # Imported here (not by a forkserver's preload): the app's own exit is never cut short.
+    before = atexit._ncallbacks()
+    importlib.reload(forkserver_exit)
+    assert atexit._ncallbacks() == before
+    assert not forkserver_exit._in_forkserver_preload()
+    assert "viewer.dicom.forkserver_exit" in decode_pool._preload

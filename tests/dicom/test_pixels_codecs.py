@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import sys
+
 import numpy as np
 import pydicom
 import pytest
@@ -158,6 +160,7 @@ def test_undecodable_stream_reported_with_file_name(monkeypatch):
 def test_missing_codec_names_package(monkeypatch):
     h = read_header(_local("MR_small_jpeg_ls_lossless.dcm"))
     monkeypatch.setattr(codecs, "available_plugins", lambda ts: [])
+    monkeypatch.setitem(sys.modules, "jpeg_ls", None)  # not installed: `import jpeg_ls` fails
     with pytest.raises(MissingCodecError) as err:
         decode_frame(h)
     assert "pyjpegls" in str(err.value) and "JPEG-LS" in str(err.value)

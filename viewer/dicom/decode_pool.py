@@ -64,9 +64,13 @@ _retry_at = 0.0  # time.monotonic() after which a failed start is tried again
 RETRY_S = 60.0  # isolation is worth retrying: a failed start may have been a passing hiccup
 _closed = False  # shut down for good: the app is exiting
 # Imported once by the forkserver, so that each worker forks with them: the frame decoders and
-# pydicom's (which imports every installed codec). Named here, not imported, so that the app can
-# start the forkserver before it imports them itself (prestart at launch).
-_preload: tuple[str, ...] = ("viewer.dicom.isolated", "pydicom.pixels")
+# the codecs they call directly (CharLS, openjpeg, pylibjpeg-rle; a missing one is skipped).
+# Not pydicom (0.17 s more before the first worker can fork, measured on a fresh process): a
+# worker imports it when a frame needs it (other codecs, fallbacks). Named here, not imported,
+# so that the app can start the forkserver before it imports them itself (prestart at launch).
+# forkserver_exit: the forkserver skips Python's finalization when the app has gone.
+_preload: tuple[str, ...] = ("viewer.dicom.isolated", "jpeg_ls", "openjpeg", "rle.rle",
+                             "viewer.dicom.forkserver_exit")
 _soon: threading.Thread | None = None  # start_soon()'s thread
 _exit_hook_installed = False
 
@@ -139,8 +143,9 @@ def _discard(generation: int) -> None:
 def start() -> None:
     """Start the decoder processes and wait until they answer (idempotent, thread-safe).
 
-    The first call costs ~1 s (the forkserver imports the decoders). Where processes cannot
-    start, decoding falls back to this process and a warning is logged once.
+    The first call costs ~0.1-0.2 s (the forkserver imports the decoders, unless prestart has
+    done it). Where processes cannot start, decoding falls back to this process and a warning
+    is logged once.
     """
     global _started, _pool, _unavailable, _retry_at
     if _started:
@@ -186,8 +191,8 @@ def start() -> None:
 def prestart() -> None:
     """Start the forkserver, which then imports the decoders (:data:`_preload`) on its own,
     and return at once (a few ms; idempotent). Called first thing at launch: that import, most
-    of a worker's start (~0.3 s idle, ~1 s on a loaded 2-core machine), then overlaps the app's
-    own imports and folder scan; workers fork from it in milliseconds when first needed.
+    of a worker's start (~0.12 s idle), then overlaps the app's own imports and folder scan;
+    workers fork from it in milliseconds when first needed.
     Without a forkserver (spawned workers import everything themselves) the whole pool is
     started in the background instead."""
     if _closed:
@@ -308,6 +313,18 @@ def _quarantined(fn: BatchFn, item: Any, cancel: threading.Event | None,
         raise OperationCancelled("decoding stopped: the decoder processes were shut down")
 
 
+def _groups(n: int, batch: int, nproc: int) -> list[list[int]]:
+    """Indices 0..n-1 in messages: the first alone, then ``batch`` at a time shrinking to one
+    near the end, so that the workers finish together (with JPEG 2000, ~28 ms a CT frame, a
+    full last batch kept one worker busy 0.2 s longer than the other)."""
+    out, i = ([[0]] if n else []), 1
+    while i < n:
+        size = max(1, min(batch, (n - i) // (4 * nproc)))  # a quarter of each one's share
+        out.append(list(range(i, min(n, i + size))))
+        i += size
+    return out
+
+
 def run_each(fn: BatchFn, items: Sequence[Any], *, cancel: threading.Event | None = None,
              batch: int = 8, in_flight: int | None = None,
              discard: Callable[[Any], None] | None = None) -> Iterator[tuple[int, Any]]:
@@ -315,10 +332,11 @@ def run_each(fn: BatchFn, items: Sequence[Any], *, cancel: threading.Event | Non
     ``items`` in the worker processes; yields ``(index, result)`` as results arrive.
 
     The first item is sent alone (it is the one the user waits for), the rest in batches of
-    ``batch``, at most ``in_flight`` batches at a time (default: two per worker). An item whose
-    worker dies even when it runs alone yields a :class:`WorkerCrashed` instance as its
-    result. Stops quietly when ``cancel`` is set or the caller stops iterating: results still
-    running are dropped, each handed to ``discard`` (if given) when it arrives.
+    ``batch`` shrinking to one at the end (:func:`_groups`), at most ``in_flight`` batches at a
+    time (default: two per worker). An item whose worker dies even when it runs alone yields a
+    :class:`WorkerCrashed` instance as its result. Stops quietly when ``cancel`` is set or the
+    caller stops iterating: results still running are dropped, each handed to ``discard`` (if
+    given) when it arrives.
 
     Raises
     ------
@@ -334,8 +352,7 @@ def run_each(fn: BatchFn, items: Sequence[Any], *, cancel: threading.Event | Non
                 return
             yield i, fn([item])[0]
         return
-    order = list(range(len(items)))
-    groups = [order[:1]] + [order[i:i + batch] for i in range(1, len(order), batch)]
+    groups = _groups(len(items), batch, workers())
     groups.reverse()  # popped from the end
     limit = in_flight or 2 * workers()
     pending: dict[Future, tuple[int, list[int]]] = {}

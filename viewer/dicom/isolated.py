@@ -3,8 +3,10 @@
 :func:`decode_many` and :func:`decode_frame_isolated` run
 :func:`~viewer.dicom.frame_decode.decode_frame` for compressed data in the
 :mod:`viewer.dicom.decode_pool` workers (native pixel data is read here: no native decoder
-runs); results are arrays in the stored type, failures :class:`DicomReadError`. The workers
-unpickle :func:`_decode_batch` by this module's path, and their forkserver preloads it.
+runs); results are arrays in the stored type (a volume in shared memory,
+:mod:`viewer.dicom.shm_volume`, is written by the workers themselves), failures
+:class:`DicomReadError`. The workers unpickle :func:`_decode_batch` by this module's path, and
+their forkserver preloads it.
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from viewer.dicom import codecs, decode_pool, decode_worker, messages, shm_frames
+from viewer.dicom import codecs, decode_pool, decode_worker, messages, shm_frames, shm_volume
 from viewer.dicom.frame_decode import decode_frame
 from viewer.dicom.header import InstanceHeader
 from viewer.errors import DicomReadError, MissingCodecError, OperationCancelled, ViewerError
@@ -30,25 +32,39 @@ class DecodeFailure:
     missing: tuple[str, str, tuple[str, ...]] | None = None  # MissingCodecError's arguments
 
 
-def _decode_batch(items: Sequence[tuple[InstanceHeader, int]]) -> list:
-    """(worker process) Decode several frames: an array (in a worker, a
+def _decode_batch(items: Sequence[tuple]) -> list:
+    """(worker process) Decode several ``(header, frame[, target])`` items: an array (in a
+    worker: :data:`~viewer.dicom.shm_volume.WRITTEN` once written to its
+    :class:`~viewer.dicom.shm_volume.FrameTarget`, else a
     :class:`~viewer.dicom.shm_frames.SharedFrame` when large) or a :class:`DecodeFailure` each."""
     out: list = []
-    for h, f in items:
-        try:
-            arr = decode_frame(h, f)
-            out.append(shm_frames.pack(arr) if decode_worker.IN_WORKER else arr)
-        except MissingCodecError as exc:
-            out.append(DecodeFailure(str(exc), (exc.path, exc.syntax_name, tuple(exc.packages))))
-        except ViewerError as exc:
-            out.append(DecodeFailure(str(exc)))
-        except (KeyboardInterrupt, SystemExit):
-            raise
-        except BaseException as exc:  # noqa: B036 - a decoder's own failure on this file
-            # (PanicException of a Rust codec is a BaseException): the file's problem
-            out.append(DecodeFailure(f"{h.path}: cannot decode pixel data (frame {f + 1}): "
-                                     f"{messages.short_decoder_error(exc)}"))
+    with shm_volume.Writer() as writer:
+        for item in items:
+            out.append(_decode_one(item, writer))
     return out
+
+
+def _decode_one(item: tuple, writer: shm_volume.Writer):
+    """(worker process) One item of :func:`_decode_batch`."""
+    h, f = item[0], item[1]
+    target = item[2] if len(item) > 2 else None
+    try:
+        arr = decode_frame(h, f)
+    except MissingCodecError as exc:
+        return DecodeFailure(str(exc), (exc.path, exc.syntax_name, tuple(exc.packages)))
+    except ViewerError as exc:
+        return DecodeFailure(str(exc))
+    except (KeyboardInterrupt, SystemExit):
+        raise
+    except BaseException as exc:  # noqa: B036 - a decoder's own failure on this file
+        # (PanicException of a Rust codec is a BaseException): the file's problem
+        return DecodeFailure(f"{h.path}: cannot decode pixel data (frame {f + 1}): "
+                             f"{messages.short_decoder_error(exc)}")
+    if not decode_worker.IN_WORKER:
+        return arr
+    if target is not None and writer.write(target, arr):
+        return shm_volume.WRITTEN
+    return shm_frames.pack(arr)
 
 
 def needs_isolation(h: InstanceHeader) -> bool:
@@ -60,6 +76,8 @@ def _outcome(h: InstanceHeader, frame: int, result,
              out: np.ndarray | None = None) -> np.ndarray | DicomReadError:
     """A worker's result for one frame: the array (copied into ``out`` when given), or the
     error to raise."""
+    if isinstance(result, shm_volume.Written) and out is not None:  # already in ``out``
+        return out
     if isinstance(result, shm_frames.SharedFrame):
         try:
             return shm_frames.unpack(result, out)
@@ -90,12 +108,14 @@ def decode_many(
     batch: int = 8,
     in_flight: int | None = None,
     into: Callable[[int], np.ndarray] | None = None,
+    shared: shm_volume.SharedVolume | None = None,
 ) -> Iterator[tuple[int, np.ndarray | DicomReadError]]:
     """Decode ``(header, frame)`` items; yields ``(index, array or DicomReadError)`` as each
     arrives. Compressed frames decode in worker processes (the first item alone, so it comes
     first) and come back through shared memory, native ones here. ``into(index)``, when
     given, is where item ``index``'s frame is copied (the array yielded; its shape must be the
-    frame's). Stops quietly when ``cancel`` is set.
+    frame's); where that is a view into ``shared``'s array, the workers write the frame there
+    themselves. Stops quietly when ``cancel`` is set.
 
     Raises
     ------
@@ -115,9 +135,11 @@ def decode_many(
             continue
         yield i, _outcome(h, f, arr, None if into is None else into(i))
     sub = [items[i] for i in away]
+    if shared is not None and into is not None:
+        sub = [(h, f, shared.target(into(i))) for (h, f), i in zip(sub, away, strict=True)]
     for j, result in decode_pool.run_each(_decode_batch, sub, cancel=cancel, batch=batch,
                                           in_flight=in_flight, discard=shm_frames.discard):
-        h, f = sub[j]
+        h, f = sub[j][:2]
         yield away[j], _outcome(h, f, result, None if into is None else into(away[j]))
 
 

@@ -18,7 +18,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 
-from viewer.dicom import decode_pool
+from viewer.dicom import decode_pool, shm_volume
 from viewer.dicom.frame_cache import FrameCache
 from viewer.dicom.frame_decode import (
     _native_fast,
@@ -113,6 +113,8 @@ class StackPixels:
         self.cache = cache if cache is not None else _SHARED_CACHE
         self._volume: np.ndarray | None = None
         self._loaded: np.ndarray | None = None
+        # The volume's shared memory while the decoder processes write into it (compressed).
+        self._shared: shm_volume.SharedVolume | None = None
         # One load at a time: a cancelled load may still be finishing its in-flight slices
         # when the user comes back to this stack.
         self._load_lock = threading.Lock()
@@ -199,20 +201,24 @@ class StackPixels:
 
     def _load_volume_locked(self, progress, cancel, on_slice, first, workers) -> np.ndarray:
         n = self.stack.n_frames
+        native = all(_native_fast(f.header) for f in self.stack.frames)
         if self._volume is None:
             from viewer.dicom import limits
 
             frame_nbytes = int(np.prod(self.frame_shape)) * self.dtype.itemsize
             limits.check_volume(self.stack.first.path, n, frame_nbytes)  # before allocating
-            self._volume = np.empty(self.shape, dtype=self.dtype)
+            # Compressed: in memory the decoder processes write into (no copy here).
+            self._shared = None if native else shm_volume.allocate(self.shape, self.dtype)
+            self._volume = (self._shared.array if self._shared is not None
+                            else np.empty(self.shape, dtype=self.dtype))
             self._loaded = np.zeros(n, dtype=bool)
         vol, loaded = self._volume, self._loaded
         assert loaded is not None
         todo = [k for k in _order_from(n, n // 2 if first is None else first) if not loaded[k]]
         done = n - len(todo)
         if not todo:
+            self._shared = None  # every slice is in: its descriptor is no longer needed
             return vol
-        native = all(_native_fast(f.header) for f in self.stack.frames)
         lock = threading.Lock()
         cached = self._take_cached(todo)
 
@@ -237,6 +243,8 @@ class StackPixels:
         else:
             self._load_decoded([k for k in todo if k not in self.failed], mark, cancel,
                                workers)
+        if loaded.all():
+            self._shared = None
         if cancel is not None and cancel.is_set() and not loaded.all():
             raise OperationCancelled("loading cancelled")
         if self.failed:
@@ -292,10 +300,11 @@ class StackPixels:
         # the inter-process overhead; at most 2 batches in flight per process.
         batch = max(1, min(8, len(todo) // (nproc * 4) or 1))
         items = [(frames[k].header, frames[k].frame) for k in todo]
-        # Frames arrive straight in the volume (copied out of the workers' shared memory).
+        # Frames arrive straight in the volume: written there by the workers when it is in
+        # shared memory, else copied out of theirs.
         for i, result in decode_many(items, cancel=cancel, batch=batch,
                                      in_flight=workers and max(1, workers),
-                                     into=lambda i: vol[todo[i]]):
+                                     into=lambda i: vol[todo[i]], shared=self._shared):
             k = todo[i]
             if isinstance(result, MissingCodecError):
                 raise result  # the same for every slice: say it once, now
