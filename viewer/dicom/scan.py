@@ -11,6 +11,7 @@ import errno
 import os
 import stat
 import threading
+import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
 from dataclasses import dataclass
@@ -27,6 +28,10 @@ _NEVER_DICOM_SUFFIXES = (".txt", ".md", ".html", ".htm", ".pdf", ".xml", ".json"
 
 # A DICOMDIR is read whole; real ones for large studies are a few MB.
 _MAX_DICOMDIR_BYTES = 256 * 1024 * 1024
+
+# A header read slower than this (s) counts as slow media; after this many, the thread pool.
+_SLOW_READ_S = 0.002
+_SLOW_READS_TO_POOL = 3
 
 
 @dataclass(frozen=True, slots=True)
@@ -262,8 +267,9 @@ def iter_scan(
 ) -> Iterator[ScanUpdate]:
     """Yield one :class:`ScanUpdate` per file under ``root`` as headers are read.
 
-    Header reads run on a thread pool: file opens and reads release the GIL, which is what
-    matters on slow media (CD, USB, network shares). Stops early when ``cancel`` is set.
+    Headers are read on this thread while reads are fast, then on a thread pool once they
+    turn slow: file opens and reads release the GIL, which is what matters on slow media (CD,
+    USB, network shares). Stops early when ``cancel`` is set.
 
     Raises
     ------
@@ -286,9 +292,29 @@ def iter_scan(
             yield ScanUpdate(done, total, skipped=s)
     if not files:
         return
+    it = iter(files)
+    # Files that read fast (local disk, page cache: ~0.2-0.4 ms each) are parsed here, one
+    # after another: a thread pool's hand-offs made a 275-file scan 0.06 -> 0.10 s. Once
+    # reads turn slow (a CD, USB stick or network share: milliseconds a file), the rest goes
+    # to the pool, whose parallel reads pay there.
+    slow = 0
+    for path in it:
+        t = time.perf_counter()
+        result = _read_one(path)
+        slow += time.perf_counter() - t > _SLOW_READ_S
+        done += 1
+        if isinstance(result, SkippedFile):
+            yield ScanUpdate(done, total, skipped=result)
+        else:
+            yield ScanUpdate(done, total, header=result)
+        if cancel is not None and cancel.is_set():
+            return
+        if slow >= _SLOW_READS_TO_POOL:
+            break
+    else:
+        return
     workers = workers or min(8, (os.cpu_count() or 2) * 2)
     # Submit in bounded batches so cancel takes effect quickly and memory stays flat.
-    it = iter(files)
     with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="scan") as pool:
         pending = set()
         for path in it:
