@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from viewer.numeric import percentile
+
 
 def apply_intensity(x: np.ndarray, ops, inplace: bool = False) -> np.ndarray:
     """Apply ``ops`` to real-valued pixels ``x``; returns float32. With ``inplace`` (``x`` a
@@ -22,7 +24,7 @@ def apply_intensity(x: np.ndarray, ops, inplace: bool = False) -> np.ndarray:
     for op in ops:
         name = op["op"]
         if name == "percentile_clip":
-            lo, hi = np.percentile(x, [op["low"], op["high"]])
+            lo, hi = percentile(x, [op["low"], op["high"]])
             x = np.clip(x, lo, hi)
         elif name == "minmax":
             lo, hi = float(x.min()), float(x.max())
@@ -33,7 +35,7 @@ def apply_intensity(x: np.ndarray, ops, inplace: bool = False) -> np.ndarray:
             lo = op["center"] - op["width"] / 2
             x = np.clip((x - lo) / op["width"], 0, 1)
         elif name == "percentile_window":
-            lo, hi = np.percentile(x, [op["low"], op["high"]])
+            lo, hi = percentile(x, [op["low"], op["high"]])
             x = np.rint(np.clip((x - lo) / max(hi - lo, 1e-6), 0, 1) * 255)
         elif name == "scale":
             x = x * float(op["factor"])

@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from viewer.dicom.reformat import PLANES, Reformat
+from viewer.numeric import percentile
 
 
 def blend(grey_u8: np.ndarray, labels: np.ndarray | None, colors: dict[int, tuple[int, int, int]],
@@ -27,7 +28,7 @@ def to_grey(real: np.ndarray, window=None, limits=None) -> np.ndarray:
     elif limits is not None:
         lo, hi = limits
     else:
-        lo, hi = np.percentile(real, [1, 99.5])
+        lo, hi = percentile(real, [1, 99.5])
     return np.clip((real - lo) / max(hi - lo, 1e-6) * 255, 0, 255).astype(np.uint8)
 
 
@@ -43,7 +44,7 @@ def representative_planes(real: np.ndarray, labels: np.ndarray, affine: np.ndarr
         centre = np.array([(np.arange(size) * inside.sum(axis=tuple(a for a in range(3)
                                                                      if a != m))).sum() / n
                            for m, size in enumerate(inside.shape)])
-    limits = np.percentile(real, [1, 99.5])  # of the whole volume, as before
+    limits = percentile(real, [1, 99.5])  # of the whole volume, as before (np.percentile's)
     for m, plane in enumerate(PLANES):
         idx = int(round(centre[m]))
         img = to_grey(r.plane(real, plane, idx), limits=limits)  # only the planes shown

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+import shiboken6
 from PySide6.QtCore import QEvent, QObject
 from PySide6.QtGui import QColor, QKeySequence
 
@@ -234,6 +235,10 @@ class PersistController(QObject):
     def _on_loaded(self, generation: int, stack, annotations, keys) -> None:
         if generation != self._generation:
             return  # another study was opened meanwhile
+        if not annotations and not keys:
+            return  # nothing was saved (the usual first open): the views need no redraw
+        if not shiboken6.isValid(self):
+            return  # the window went while the files were read
         uid = stack.uid
         extra = []
         for a in annotations:
