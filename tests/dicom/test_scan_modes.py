@@ -33,7 +33,7 @@ def test_fast_reads_never_start_a_pool(monkeypatch, reference):
 
 
 def test_slow_reads_go_to_the_pool_with_the_same_catalog(monkeypatch, reference):
-    monkeypatch.setattr(scan, "_SLOW_READ_S", 0.0)  # every read counts as slow
+    monkeypatch.setattr(scan, "_SLOW_READ_S", -1.0)  # every read counts as slow
     threads = set()
     read_one = scan._read_one
 
