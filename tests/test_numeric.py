@@ -55,3 +55,13 @@ def test_neither_imports_numpy_ma():
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          check=True).stdout.strip()
     assert out == "False"
+
+
+@pytest.mark.parametrize("q", [[-5], [150], [1, 100.5], [float("nan")]])
+def test_percentile_outside_0_100_is_refused_as_numpy_does(q):
+    """np.percentile refuses such q; a silent clamp would hide a bad manifest or caller."""
+    values = np.arange(10, dtype=np.int16)
+    with pytest.raises(ValueError):
+        np.percentile(values, q)
+    with pytest.raises(ValueError, match="0, 100"):
+        percentile(values, q)

@@ -31,7 +31,8 @@ def median(values) -> np.floating:
 
 def percentile(values, q) -> np.ndarray:
     """``np.percentile(values, q)`` (its default "linear" method) of finite ``values``, all
-    elements flattened; ``q`` a sequence of percentiles in 0..100. Returns a 1-D array.
+    elements flattened; ``q`` a sequence of percentiles in 0..100 (else ValueError, as numpy).
+    Returns a 1-D array.
 
     The same steps as numpy 2's ``_quantile``: virtual index ``(n - 1) * q / 100``, the
     neighbouring order statistics by partition, and its two-sided interpolation (``_lerp``),
@@ -43,6 +44,8 @@ def percentile(values, q) -> np.ndarray:
     if n == 0:
         raise ValueError("percentile of no values")
     qs = np.true_divide(np.asarray(q), 100)
+    if not (np.all(qs >= 0) and np.all(qs <= 1)):  # as numpy (NaN too): no silent clamp
+        raise ValueError("Percentiles must be in the range [0, 100]")
     virtual = (n - 1) * qs
     previous = np.floor(virtual)
     following = previous + 1

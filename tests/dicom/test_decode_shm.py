@@ -102,6 +102,50 @@ def test_cancelled_load_finishes_later_identical(t2, monkeypatch):
     np.testing.assert_array_equal(vol[30], decode_frame(ref.header, ref.frame))
 
 
+def test_cancelled_load_without_a_shared_volume_frees_the_blocks_still_on_their_way(
+        t2, monkeypatch):
+    """Where frames come through blocks (no memfd, /proc hidden), a cancelled load's blocks
+    still on their way are unlinked when they arrive."""
+    seen = _results(monkeypatch)
+    monkeypatch.setattr(shm_volume, "allocate", lambda shape, dtype: None)
+    cancel = threading.Event()
+    px = StackPixels(t2, FrameCache())
+    before = _segments()
+    with pytest.raises(OperationCancelled):
+        px.load_volume(cancel=cancel, on_slice=lambda k: cancel.set())
+    assert 0 < len(seen) < t2.n_frames  # stopped early, with batches in flight
+    # Workers take tasks in order and results are handled as they arrive: once the rest has
+    # loaded, every batch of the cancelled load has arrived (and been discarded).
+    assert px.load_volume().shape == (55, 512, 384)
+    assert any(isinstance(r, shm_frames.SharedFrame) for r in seen)
+    assert _gone(_segments() - before), "shared-memory blocks left after a cancelled load"
+
+
+def test_a_load_with_a_slice_that_cannot_be_decoded_lets_go_of_the_descriptor(t2, tmp_path):
+    """A failed slice is never decoded again, so once every other slice is in, the volume's
+    memfd descriptor is closed (the mapping stays): a study of damaged series does not hold
+    one open descriptor per series."""
+    import shutil
+
+    from viewer.errors import DicomReadError
+
+    for ref in t2.frames[20:25]:
+        shutil.copy(ref.header.path, tmp_path)
+    bad = tmp_path / t2.frames[22].header.path.rsplit("/", 1)[-1]
+    data = bytearray(bad.read_bytes())
+    soi = data.index(b"\xff\xd8\xff\xf7", t2.frames[22].header.encapsulated_offset)
+    data[soi:soi + 64] = bytes(64)  # no JPEG-LS start of image: no decoder can read it
+    bad.write_bytes(bytes(data))
+    stack = scan_folder(str(tmp_path)).stacks()[0]
+    assert stack.n_frames == 5
+    px = StackPixels(stack, FrameCache())
+    with pytest.raises(DicomReadError):
+        px.load_volume()
+    assert len(px.failed) == 1 and all(px.is_loaded(k) for k in range(5) if k not in px.failed)
+    assert px._shared is None
+    assert _mapped(px.frame_volume())
+
+
 def test_a_worker_never_writes_where_the_descriptor_now_names_another_file():
     shared = shm_volume.allocate((2, 256, 256), np.dtype(np.int16))
     assert shared is not None

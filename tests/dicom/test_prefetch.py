@@ -113,8 +113,73 @@ def test_load_volume_uses_frames_already_decoded(ct_catalog):
     marker = np.full(reference.frame_shape, 1234, dtype=reference.dtype)  # no real slice
     cache.put((ref.header.path, ref.frame), marker)
     px = StackPixels(stack, cache=cache)
+    assert (px.ready_frame(mid) == 1234).all()  # shown at once, before any load
+    assert px.ready_frame(mid - 1) is None  # never decoded by asking
     seen = []
     vol = px.load_volume(on_slice=seen.append)
+    assert np.array_equal(px.ready_frame(mid - 1), vol[mid - 1])
     assert seen[0] == mid and sorted(seen) == list(range(stack.n_frames))
     assert (vol[mid] == 1234).all()
     assert np.array_equal(vol[mid - 1], reference.frame(mid - 1))
+
+
+HUNG = textwrap.dedent("""
+    import json, os, sys, threading, time
+    from viewer.dicom import prefetch
+    prefetch._work = lambda root: time.sleep(60)  # a child that hangs (a decoder stuck)
+    root = sys.argv[1]
+    assert prefetch.start(root)
+    pid = prefetch._child.pid
+    cancel = threading.Event()
+    threading.Timer(0.3, cancel.set).start()
+    t = time.monotonic()
+    got = prefetch.take(root, cancel=cancel)
+    waited = time.monotonic() - t
+    try:
+        os.waitpid(pid, os.WNOHANG)
+        reaped = False
+    except ChildProcessError:
+        reaped = True
+    print(json.dumps({"none": got is None, "waited": waited, "reaped": reaped}))
+""")
+
+
+def test_a_cancelled_scan_stops_waiting_for_a_hung_child():
+    """The scan's Cancel (and the window's close) does not wait out the child's timeout
+    (seconds) when the child hangs: the wait ends at the cancel and the child is killed."""
+    proc = subprocess.run([sys.executable, "-c", HUNG, str(sample_study_dir())],
+                          capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    out = json.loads(proc.stdout.strip().splitlines()[-1])
+    assert out["none"] and out["reaped"], out
+    assert out["waited"] < 2.0, out  # the timeout is BUDGET_S + 3 s = 5 s
+
+
+UNUSED = textwrap.dedent("""
+    import json, sys
+    from viewer.dicom import decode_pool, prefetch
+    calls = []
+    decode_pool.prestart = lambda: calls.append(1)  # what the launch skipped for the child
+    root, other = sys.argv[1], sys.argv[2]
+    out = {}
+    prefetch.MAX_FILES = 3  # a large study: the child answers "none"
+    prefetch.start(root)
+    out["too_large"] = (prefetch.take(root) is None, len(calls))
+    prefetch.start(root)
+    out["other_folder"] = (prefetch.take_ready(other) is None, len(calls))
+    prefetch.start(root)
+    prefetch.discard()  # at exit: nothing to start
+    out["discarded"] = len(calls)
+    print(json.dumps(out))
+""")
+
+
+def test_the_decoders_start_when_the_prefetch_is_not_used(tmp_path):
+    """The launch leaves the decoders' start to the prefetch (viewer.app.run_gui); when there
+    is none to use (a study over MAX_FILES, a slow scan, another folder opened) they still
+    start when the window opens its folder, as without a prefetch."""
+    proc = subprocess.run([sys.executable, "-c", UNUSED, str(sample_study_dir()), str(tmp_path)],
+                          capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    out = json.loads(proc.stdout.strip().splitlines()[-1])
+    assert out == {"too_large": [True, 1], "other_folder": [True, 2], "discarded": 2}, out

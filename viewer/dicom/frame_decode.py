@@ -15,6 +15,8 @@ process that runs them: the app decodes compressed data only through
 
 from __future__ import annotations
 
+import importlib
+
 import numpy as np
 
 from viewer.dicom import codecs, codestream, lazy, messages
@@ -247,20 +249,29 @@ def _decode_with_pydicom(h: InstanceHeader, frame: int) -> np.ndarray:
 _JPEG_LS = frozenset(("1.2.840.10008.1.2.4.80", "1.2.840.10008.1.2.4.81"))
 
 
-def _decode_jpeg_ls_direct(h: InstanceHeader, frame: int) -> np.ndarray | None:
-    """A monochrome JPEG-LS frame straight through CharLS (pyjpegls), as pydicom's pyjpegls
-    plugin decodes it but without reading the file as a dataset again (~1 ms of the ~6 ms a
-    512x512 CT frame takes). None where this path does not apply: pydicom then decodes it."""
+def _direct_input(h: InstanceHeader, frame: int, module: str):
+    """``(codec module, codestream of frame)`` where a direct decoder applies (one sample,
+    monochrome, 8 or 16 bits allocated, ``module`` installed), else None (pydicom then
+    decodes it)."""
     if (h.samples_per_pixel != 1 or h.photometric not in ("MONOCHROME1", "MONOCHROME2")
             or h.bits_allocated not in (8, 16)):
         return None
     try:
-        import jpeg_ls
+        codec = importlib.import_module(module)
     except ImportError:
         return None
     src = codestream.frame_bytes(h, frame)
-    if src is None:
+    return None if src is None else (codec, src)
+
+
+def _decode_jpeg_ls_direct(h: InstanceHeader, frame: int) -> np.ndarray | None:
+    """A monochrome JPEG-LS frame straight through CharLS (pyjpegls), as pydicom's pyjpegls
+    plugin decodes it but without reading the file as a dataset again (~1 ms of the ~6 ms a
+    512x512 CT frame takes). None where this path does not apply: pydicom then decodes it."""
+    got = _direct_input(h, frame, "jpeg_ls")
+    if got is None:
         return None
+    jpeg_ls, src = got
     buf, info = jpeg_ls.decode_pixel_data(src)
     precision = int(info["bits_per_sample"])
     if (info["components"] != 1 or (info["width"], info["height"]) != (h.columns, h.rows)
@@ -282,16 +293,10 @@ def _decode_j2k_direct(h: InstanceHeader, frame: int) -> np.ndarray | None:
     """A monochrome JPEG 2000 frame straight through openjpeg (pylibjpeg-openjpeg), with the
     values pydicom's pylibjpeg plugin gives (its sign correction where the codestream's
     signedness differs from Pixel Representation). None where this path does not apply."""
-    if (h.samples_per_pixel != 1 or h.photometric not in ("MONOCHROME1", "MONOCHROME2")
-            or h.bits_allocated not in (8, 16)):
+    got = _direct_input(h, frame, "openjpeg")
+    if got is None:
         return None
-    try:
-        import openjpeg
-    except ImportError:
-        return None
-    src = codestream.frame_bytes(h, frame)
-    if src is None:
-        return None
+    openjpeg, src = got
     meta = openjpeg.get_parameters(src)
     precision = int(meta["precision"])
     want = stored_dtype(h)
@@ -310,17 +315,11 @@ def _decode_rle_direct(h: InstanceHeader, frame: int) -> np.ndarray | None:
     """A monochrome RLE frame straight through pylibjpeg-rle, as pydicom's pylibjpeg plugin
     decodes it (little-endian output; no sign correction for RLE). None where this path does
     not apply."""
-    if (h.samples_per_pixel != 1 or h.photometric not in ("MONOCHROME1", "MONOCHROME2")
-            or h.bits_allocated not in (8, 16)):
+    got = _direct_input(h, frame, "rle.rle")
+    if got is None:
         return None
-    try:
-        from rle.rle import decode_frame as rle_decode_frame
-    except ImportError:
-        return None
-    src = codestream.frame_bytes(h, frame)
-    if src is None:
-        return None
-    buf = rle_decode_frame(src, h.rows * h.columns, h.bits_allocated, "<")
+    rle, src = got
+    buf = rle.decode_frame(src, h.rows * h.columns, h.bits_allocated, "<")
     return np.frombuffer(buf, stored_dtype(h)).reshape(h.rows, h.columns)
 
 

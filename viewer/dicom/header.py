@@ -359,7 +359,11 @@ def read_header(path: str) -> InstanceHeader:
                     if len(buf) >= min(size, _MAX_FAST_BYTES):
                         raise tagparse.NeedsFullParser("header larger than limit") from None
                     resume = more.resume
-                    buf += f.read(len(buf))
+                    chunk = f.read(len(buf))
+                    if not chunk:  # cut short since its size was taken: more never comes
+                        raise ValueError("truncated while it was read; open the folder "
+                                         "again once it is complete") from None
+                    buf += chunk
     except tagparse.NotDicom:
         raise DicomReadError(f"{path}: not a DICOM file (no DICM prefix)") from None
     except tagparse.NeedsFullParser:

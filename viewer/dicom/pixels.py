@@ -164,13 +164,14 @@ class StackPixels:
     def is_loaded(self, k: int) -> bool:
         return self._loaded is not None and bool(self._loaded[k])
 
-    def has_frame(self, k: int) -> bool:
-        """Whether :meth:`frame` returns slice ``k`` without decoding: loaded, or decoded
-        already and in the frame cache (e.g. by the launch prefetch)."""
-        if self.is_loaded(k):
-            return True
+    def ready_frame(self, k: int) -> np.ndarray | None:
+        """Stored values of slice ``k`` if they are at hand without decoding (loaded, or
+        decoded already and in the frame cache, e.g. by the launch prefetch), else None: never
+        decodes, so the GUI thread may ask."""
+        if self._volume is not None and self._loaded is not None and self._loaded[k]:
+            return self._volume[k]
         ref = self.stack.frames[k]
-        return self.cache.get((ref.header.path, ref.frame)) is not None
+        return self.cache.get((ref.header.path, ref.frame))
 
     def load_volume(
         self,
@@ -243,8 +244,8 @@ class StackPixels:
         else:
             self._load_decoded([k for k in todo if k not in self.failed], mark, cancel,
                                workers)
-        if loaded.all():
-            self._shared = None
+        if loaded.all() or all(loaded[k] or k in self.failed for k in range(n)):
+            self._shared = None  # nothing more to write (a failed slice is not tried again)
         if cancel is not None and cancel.is_set() and not loaded.all():
             raise OperationCancelled("loading cancelled")
         if self.failed:

@@ -54,12 +54,19 @@ class Prefetched:
         """Offer the frames to the pixel cache (views show them at once, loads copy them),
         and start the decoder processes, which the launch left until now
         (:func:`viewer.app.run_gui`)."""
-        from viewer.dicom import decode_pool
         from viewer.dicom.pixels import cache_frame
 
         for (path, frame), arr in self.frames.items():
             cache_frame(path, frame, arr)
-        decode_pool.prestart()
+        _start_decoders()
+
+
+def _start_decoders() -> None:
+    """Start the decoders' forkserver, which the launch leaves until the prefetch is taken or
+    given up (:func:`viewer.app.run_gui`: not both at once on 2 cores)."""
+    from viewer.dicom import decode_pool
+
+    decode_pool.prestart()
 
 
 def _same(a: str, b: str) -> bool:
@@ -144,19 +151,29 @@ def _work(root: str) -> Prefetched | None:
     return out
 
 
-def take(root: str | os.PathLike, timeout_s: float = BUDGET_S + 3.0) -> Prefetched | None:
-    """The prefetch for ``root``, waiting for it up to ``timeout_s`` (call it from a worker
-    thread); None when there is none for this folder or it failed. Either way the child is
-    gone afterwards: a prefetch is used once, by the first open."""
-    global _child, used
+def take(root: str | os.PathLike, timeout_s: float = BUDGET_S + 3.0,
+         cancel: threading.Event | None = None) -> Prefetched | None:
+    """The prefetch for ``root``, waiting for it up to ``timeout_s`` or until ``cancel`` is set
+    (call it from a worker thread); None when there is none for this folder or it failed.
+    Either way the child is gone afterwards: a prefetch is used once, by the first open."""
+    global _child
     with _lock:
         child, _child = _child, None
     if child is None:
         return None
+    result = _receive(child, root, timeout_s, cancel)
+    if result is None and not (cancel is not None and cancel.is_set()):
+        _start_decoders()  # not used: the decoders start now, as the launch would have
+    return result
+
+
+def _receive(child: _Child, root, timeout_s: float, cancel) -> Prefetched | None:
+    """The child's answer for ``root`` (see :func:`take`); the child is ended either way."""
+    global used
     try:
         if not _same(child.root, os.fspath(root)):
             return None
-        data = _read_all(child.fd, time.monotonic() + timeout_s)
+        data = _read_all(child.fd, time.monotonic() + timeout_s, cancel)
         if data is None:
             return None
         result = pickle.loads(data)  # our own child's bytes, over our own pipe
@@ -179,6 +196,7 @@ def take_ready(root: str | os.PathLike) -> Prefetched | None:
         return None
     if not _same(child.root, os.fspath(root)):
         discard()
+        _start_decoders()  # as take() does for a prefetch not used
         return None
     try:
         ready, _, _ = select.select([child.fd], [], [], 0)
@@ -188,7 +206,8 @@ def take_ready(root: str | os.PathLike) -> Prefetched | None:
 
 
 def discard() -> None:
-    """Drop any prefetch not taken (e.g. the window opened another folder first)."""
+    """Drop any prefetch not taken (e.g. the window opened another folder first, or at exit);
+    starts nothing."""
     global _child
     with _lock:
         child, _child = _child, None
@@ -196,15 +215,16 @@ def discard() -> None:
         _end(child)
 
 
-def _read_all(fd: int, deadline: float) -> bytes | None:
+def _read_all(fd: int, deadline: float, cancel: threading.Event | None) -> bytes | None:
     chunks = []
     while True:
         left = deadline - time.monotonic()
-        if left <= 0:
+        if left <= 0 or (cancel is not None and cancel.is_set()):
             return None
-        ready, _, _ = select.select([fd], [], [], left)
+        # In short waits when cancellable: a hung child must not hold up Cancel or the quit
+        ready, _, _ = select.select([fd], [], [], left if cancel is None else min(left, 0.05))
         if not ready:
-            return None
+            continue
         chunk = os.read(fd, 1 << 20)
         if not chunk:
             return b"".join(chunks) or None  # nothing at all: the child died or gave up

@@ -261,6 +261,13 @@ def _read_one(path: str) -> InstanceHeader | SkippedFile:
     return h
 
 
+def _update(done: int, total: int, result: InstanceHeader | SkippedFile) -> ScanUpdate:
+    """The update for one file read by :func:`_read_one`."""
+    if isinstance(result, SkippedFile):
+        return ScanUpdate(done, total, skipped=result)
+    return ScanUpdate(done, total, header=result)
+
+
 def iter_scan(
     root: str | os.PathLike,
     cancel: threading.Event | None = None,
@@ -306,10 +313,7 @@ def iter_scan(
         waited = (time.perf_counter() - t) - (time.thread_time() - cpu)
         slow += waited > _SLOW_READ_S
         done += 1
-        if isinstance(result, SkippedFile):
-            yield ScanUpdate(done, total, skipped=result)
-        else:
-            yield ScanUpdate(done, total, header=result)
+        yield _update(done, total, result)
         if cancel is not None and cancel.is_set():
             return
         if slow >= _SLOW_READS_TO_POOL:
@@ -329,10 +333,7 @@ def iter_scan(
             for fut in finished:
                 result = fut.result()
                 done += 1
-                if isinstance(result, SkippedFile):
-                    yield ScanUpdate(done, total, skipped=result)
-                else:
-                    yield ScanUpdate(done, total, header=result)
+                yield _update(done, total, result)
             if cancel is not None and cancel.is_set():
                 for fut in pending:
                     fut.cancel()

@@ -432,9 +432,7 @@ class SliceView(SliceItems, SliceModes, QWidget):
         if self.plane == ACQUIRED or self._reformat is None:
             if self.index in px.failed:
                 return np.zeros(px.frame_shape, dtype=px.dtype)
-            if not px.has_frame(self.index):
-                return None
-            return px.frame(self.index)
+            return px.ready_frame(self.index)  # None while it is still loading
         if not all(px.is_loaded(k) or k in px.failed for k in range(px.stack.n_frames)):
             return None
         return np.ascontiguousarray(self._reformat.plane(px.frame_volume(), self.plane,
@@ -524,10 +522,11 @@ class SliceView(SliceItems, SliceModes, QWidget):
         # One series, one window: every plane (and a slab) opens with the window of the
         # stack's middle slice, as the acquired plane does, not of its own image.
         mid = px.stack.n_frames // 2
-        if px.has_frame(mid):
+        stored = px.ready_frame(mid)
+        if stored is not None:
             from viewer.dicom.pixels import to_real
 
-            real = to_real(px.frame(mid), px.stack.frames[mid].header)
+            real = to_real(stored, px.stack.frames[mid].header)
         else:
             real = self._real(img)
         return auto_window(real) if choice == "auto" else default_window(h, real)

@@ -167,7 +167,7 @@ class ScanJob(Job):
         # slice decoded too): used once, by the first open of that folder.
         # (The window takes it itself when it is ready before the window is:
         # window_opening.open_folder.)
-        pre = prefetch.take(self.root)
+        pre = prefetch.take(self.root, cancel=self.cancel_event)
         if pre is not None:
             pre.install()
             self.finished.emit(self.request, pre.catalog)
