@@ -56,6 +56,15 @@ SCRIPT = textwrap.dedent("""
     else:
         out["not_waited"] = True
     out["taken_later"] = early is not None and desc(early.catalog) == desc(cat)
+    # 2c. an answer too large for the GUI thread: take_ready leaves it to take()
+    prefetch.GUI_MAX_BYTES = 10
+    prefetch.start(root)
+    import select
+    select.select([prefetch._child.fd], [], [], 30)  # the child has answered
+    out["large_left"] = prefetch.take_ready(root) is None and prefetch._child is not None
+    late = prefetch.take(root)
+    out["large_taken"] = late is not None and desc(late.catalog) == desc(cat)
+    prefetch.GUI_MAX_BYTES = 512 * 1024
     prefetch.start(root)
     out["ready_other_folder"] = prefetch.take_ready(other) is None and prefetch._child is None
 
@@ -93,7 +102,8 @@ def test_prefetch_equals_the_scan_and_fails_safe(tmp_path):
     out = json.loads(proc.stdout.strip().splitlines()[-1])
     assert out == {"started": True, "same_catalog": True, "frame_keys_ok": True,
                    "same_pixels": True, "other_folder": True, "reaped": True, "died": True,
-                   "not_waited": True, "taken_later": True, "ready_other_folder": True,
+                   "not_waited": True, "taken_later": True, "large_left": True,
+                   "large_taken": True, "ready_other_folder": True,
                    "too_large": True, "over_budget": True, "refused_with_thread": True}
 
 
