@@ -100,8 +100,14 @@ def resample_to_grid(vol: np.ndarray, src_affine: np.ndarray, dst_affine: np.nda
             return
         w = getattr(local, "w", None)
         if w is None:
-            w = local.w = _Workspace(base.shape[1])
-        c = np.add(base[:, kept], m[:3, outer, None] * k, out=w.c[:, :kept.stop - kept.start])
+            w = local.w = _Workspace(min(CHUNK, base.shape[1]))
+        flat_out = out[k].reshape(-1)
+        shift = m[:3, outer, None] * k
+        for s0 in range(kept.start, kept.stop, CHUNK):
+            part(w, slice(s0, min(s0 + CHUNK, kept.stop)), shift, flat_out)
+
+    def part(w, kept: slice, shift, flat_out) -> None:
+        c = np.add(base[:, kept], shift, out=w.c[:, :kept.stop - kept.start])
         if real_mm is not None:
             np.multiply(c[2], step_mm, out=c[2])  # mm along the normal, tested as such
         inside, test = w.inside[:c.shape[1]], w.test[:c.shape[1]]
@@ -112,16 +118,28 @@ def resample_to_grid(vol: np.ndarray, src_affine: np.ndarray, dst_affine: np.nda
                 inside &= test
             np.less_equal(c[ax], hi[ax], out=test)
             inside &= test
-        n = int(np.count_nonzero(inside))
+        nz = np.flatnonzero(inside)  # once: np.compress per axis searched the mask 3 times
+        n = nz.size
         if not n:
             return
-        sel = [np.compress(inside, c[ax], out=w.sel[ax, :n]) for ax in range(3)]
+        if n == c.shape[1]:  # the whole range is inside: c itself (scratch from here)
+            sel = list(c)
+        else:
+            sel = [np.take(c[ax], nz, out=w.sel[ax, :n], mode="clip") for ax in range(3)]
         if real_mm is not None:  # mm -> the real slice index (a missing slice is bridged)
             sel[2][:] = np.interp(sel[2], real_mm, np.arange(nk, dtype=float))
-        out[k].reshape(-1)[kept][inside] = _trilinear(flat, sizes, step, sel, w, n)
+        plane = flat_out[kept]
+        vals = _trilinear(flat, sizes, step, sel, w, n)
+        if n == plane.size:
+            plane[:] = vals
+        else:
+            plane[nz] = vals
 
     _each_slice(one, shape[0], cancel, threads)
     return out
+
+
+CHUNK = 1 << 14
 
 
 class _Bands:
@@ -165,7 +183,7 @@ class _Workspace:
         self.inside, self.test = np.empty(n, bool), np.empty(n, bool)
         self.sel = np.empty((3, n))  # the inside voxels' source indices
         self.pos = np.empty(n)
-        self.idx, self.p0 = np.empty(n, np.int64), np.empty(n, np.int64)
+        self.idx = np.empty(n, np.int64)
         self.frac = np.empty((3, n), np.float32)
         self.val = np.empty((4, n), np.float32)
 
@@ -174,26 +192,27 @@ def _trilinear(flat, sizes, step, sel, w: _Workspace, n: int) -> np.ndarray:
     """Trilinear values (float32, a view into ``w``) of ``flat`` (a C-order ``[k, j, i]``
     volume, raveled) at the ``n`` source indices ``sel`` = (x, y, z) (float64, inside the
     volume up to rounding). Weights and sums are float32, the network's own precision."""
-    idx, p0, pos = w.idx[:n], w.p0[:n], w.pos[:n]
-    idx.fill(0)
+    idx, pos = w.idx[:n], w.pos[:n]
+    # Whole-number steps stay float64 (exact below 2**53) and become one flat index at the
+    # end: the same values as integer arithmetic, with fewer and cheaper passes.
+    acc = sel[0]
     for ax, (q, size, stride) in enumerate(zip(sel, sizes, (1, sizes[0], sizes[0] * sizes[1]),
                                                strict=True)):
-        np.clip(q, 0, size - 1, out=pos)
+        np.maximum(q, 0, out=pos)  # clip to the volume (np.clip's values, faster)
+        np.minimum(pos, size - 1, out=pos)
         np.floor(pos, out=q)  # q is scratch now
-        np.copyto(p0, q, casting="unsafe")  # whole numbers: exact
-        np.minimum(p0, max(size - 2, 0), out=p0)
-        np.subtract(pos, p0, out=pos)
-        np.copyto(w.frac[ax, :n], pos, casting="same_kind")
-        np.multiply(p0, stride, out=p0)
-        idx += p0
+        np.minimum(q, max(size - 2, 0), out=q)  # the lower corner
+        np.subtract(pos, q, out=w.frac[ax, :n], casting="same_kind")  # float64 -> float32
+        if ax:
+            q *= stride
+            acc += q
+    np.copyto(idx, acc, casting="unsafe")  # whole numbers: exact
     fx, fy, fz = w.frac[:, :n]
     sx, sy, sz = step
     a, b, c, d = w.val[:, :n]
-    at = w.p0[:n]  # scratch flat offsets
 
-    def take(o, dst):
-        np.add(idx, o, out=at)
-        return np.take(flat, at, out=dst)
+    def take(o, dst):  # flat[idx + o]; every index is inside (mode "clip" skips the
+        return np.take(flat[o:], idx, out=dst, mode="clip")  # buffered copy of "raise")
 
     def lerp(lo, hi, f):  # lo + f (hi - lo), in place in lo
         hi -= lo
@@ -253,21 +272,60 @@ def labels_to_stack(labels: np.ndarray, grid_aff: np.ndarray, stack_affine: np.n
     real_mm = _gaps(slice_mm, nk)
     step_mm = _step_mm(stack_affine, real_mm)
     gk, gj, gi = labels.shape
+    flat, strides = _flat_view(labels)
     m = np.linalg.inv(grid_aff) @ stack_affine  # stack index -> grid index
     out = np.zeros((nk, nj, ni), dtype=np.uint8)
     jj, ii = np.mgrid[0:nj, 0:ni].astype(np.float64)
     base = m[:3, 0, None, None] * ii + m[:3, 1, None, None] * jj + m[:3, 3, None, None]
+    base = base.reshape(3, -1)
+    top = np.array([gi - 1, gj - 1, gk - 1], float)
     lock = threading.Lock()
+    local = threading.local()
 
     def one(k: int) -> None:
         kk = k if real_mm is None else real_mm[k] / step_mm  # where slice k really is
-        x, y, z = np.rint(base + m[:3, 2, None, None] * kk).astype(np.int64)
-        inside = (x >= 0) & (x < gi) & (y >= 0) & (y < gj) & (z >= 0) & (z < gk)
-        out[k][inside] = labels[z[inside], y[inside], x[inside]]
+        w = getattr(local, "w", None)
+        if w is None:  # one thread's scratch, reused for every slice
+            w = local.w = (np.empty((3, base.shape[1])), np.empty(base.shape[1], bool),
+                           np.empty(base.shape[1], bool), np.empty(base.shape[1]),
+                           np.empty(base.shape[1], np.int64))
+        c, inside, test, off, at = w
+        np.add(base, m[:3, 2, None] * kk, out=c)
+        np.rint(c, out=c)  # whole grid indices (x, y, z), compared as the integers they are
+        np.greater_equal(c[0], 0, out=inside)
+        for ax in range(3):
+            if ax:
+                np.greater_equal(c[ax], 0, out=test)
+                inside &= test
+            np.less_equal(c[ax], top[ax], out=test)
+            inside &= test
+        # The flat offset through the labels' own strides (exact in float64); an outside
+        # voxel's offset is clipped into range by the gather and zeroed by the mask.
+        np.multiply(c[0], strides[0], out=off)
+        for ax in (1, 2):
+            c[ax] *= strides[ax]
+            off += c[ax]
+        np.copyto(at, off, casting="unsafe")
+        dst = out[k].reshape(-1)
+        np.take(flat, at, out=dst, mode="clip")
+        dst *= inside  # 0 outside the grid
         if counts is not None:
-            here = np.bincount(out[k].reshape(-1), minlength=256)
+            here = np.bincount(dst, minlength=256)
             with lock:
                 counts[:here.size] += here
 
     _each_slice(one, nk, threads=threads)
     return out
+
+
+def _flat_view(labels: np.ndarray) -> tuple[np.ndarray, tuple[int, int, int]]:
+    """``labels`` as a 1-D view of its memory and the element strides of its axes (x, y, z)
+    = (i, j, k) in that view: a transposed view (the runner's ``[i, j, k]`` output seen as
+    ``[k, j, i]``) is gathered from without a copy."""
+    order = np.argsort(labels.strides)[::-1]
+    packed = labels.transpose(order)
+    if not packed.flags.c_contiguous:  # a strided view: copied once
+        labels = np.ascontiguousarray(labels)
+        packed = labels
+    st = [s // labels.itemsize for s in labels.strides]
+    return packed.reshape(-1), (st[2], st[1], st[0])
