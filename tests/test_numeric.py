@@ -34,6 +34,27 @@ def test_percentile_equals_numpy_bit_for_bit(dtype, n):
     assert values.tobytes() == values.copy().tobytes()  # the input is left as it was
 
 
+@pytest.mark.parametrize("dtype,slope,intercept", [(np.uint16, 1.0, 0.0), (np.int16, 1.0, -1024.0),
+                                                   (np.uint16, 0.37, 12.5), (np.int16, 2.5, -3.0)])
+def test_percentile_of_converted_values_taken_among_the_stored_ones(dtype, slope, intercept):
+    """Stored pixels with a positive rescale slope: the percentiles of the real values come
+    from the stored order statistics, converted alone; numpy's values of the converted
+    volume, bit for bit."""
+    from viewer.dicom.pixels import to_real
+
+    class Header:  # to_real reads these three
+        modality_lut = None
+        rescale_slope = slope
+        rescale_intercept = intercept
+
+    rng = np.random.default_rng(int(slope * 100))
+    stored = rng.normal(300, 500, (7, 33, 41)).clip(np.iinfo(dtype).min).astype(dtype)
+    real = to_real(stored, Header)
+    for q in ([1, 99.5], [0, 100], [50], [0.5, 2.5, 97.5, 99.5]):
+        ours = percentile(stored, q, convert=lambda v: to_real(v, Header))
+        assert ours.tobytes() == np.percentile(real, q).tobytes(), q
+
+
 def test_median_of_a_real_slice_and_of_nothing(sample_catalog):
     from viewer.dicom.pixels import StackPixels
 

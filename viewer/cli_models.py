@@ -373,15 +373,18 @@ def _snapshots(result, stack, pixels, stage: Path, report: dict, files: list) ->
     import numpy as np
 
     from viewer.ai import snapshot
-    from viewer.dicom.pixels import to_real_volume
+    from viewer.dicom.pixels import increasing_transform, to_real_volume
 
     report["label_volume"] = {
         "file": "labels.npy", "dtype": "uint8", "axes": "[k, j, i] = slice, row, column",
         "affine_ijk_to_lps_mm": np.asarray(stack.affine).round(6).tolist()}
-    real = to_real_volume(pixels.frame_volume(), [f.header for f in stack.frames])
+    heads = [f.header for f in stack.frames]
+    convert = increasing_transform(heads)  # then only the planes shown are converted
+    values = pixels.frame_volume() if convert is not None else to_real_volume(
+        pixels.frame_volume(), heads)
     colors = {lab.value: lab.color for lab in result.labels}
     for plane, idx, rgb, spacing in snapshot.representative_planes(
-            real, result.label_volume, stack.affine, colors):
+            values, result.label_volume, stack.affine, colors, convert=convert):
         name = f"snapshot_{plane}_{idx + 1}.png"
         _save_png(rgb, stage / name, spacing, result)
         files.append(name)

@@ -29,7 +29,7 @@ def median(values) -> np.floating:
     return np.mean(part[k - 1:k + 1])
 
 
-def percentile(values, q) -> np.ndarray:
+def percentile(values, q, convert=None) -> np.ndarray:
     """``np.percentile(values, q)`` (its default "linear" method) of finite ``values``, all
     elements flattened; ``q`` a sequence of percentiles in 0..100 (else ValueError, as numpy).
     Returns a 1-D array.
@@ -38,6 +38,11 @@ def percentile(values, q) -> np.ndarray:
     neighbouring order statistics by partition, and its two-sided interpolation (``_lerp``),
     so the values are bit-for-bit numpy's; only its ``np.unique`` (which imports numpy.ma)
     is replaced by a set of the same indexes.
+
+    ``convert``: the percentiles of ``convert(values)`` for an elementwise, non-decreasing
+    ``convert`` (e.g. stored pixels to real values with a positive rescale slope), found among
+    ``values`` themselves: the order statistics are the same elements, so only those are
+    converted (no converted copy of the whole volume, and a narrower type to partition).
     """
     arr = np.asarray(values).flatten()
     n = arr.size
@@ -60,6 +65,8 @@ def percentile(values, q) -> np.ndarray:
     kth = sorted({int(k) % n for k in (0, -1, *previous.ravel(), *following.ravel())})
     arr.partition(kth)
     a, b = arr[previous], arr[following]
+    if convert is not None:
+        a, b = np.asarray(convert(a)), np.asarray(convert(b))
     gamma = np.asanyarray(virtual - previous, dtype=virtual.dtype)
     diff_b_a = b - a
     out = np.add(a, diff_b_a * gamma)

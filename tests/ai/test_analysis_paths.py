@@ -114,6 +114,16 @@ def test_snapshot_planes_equal_the_whole_volume_conversion():
         want = blend(np.ascontiguousarray(r.plane(grey, plane, idx)),
                      r.plane(labels, plane, idx), colors)
         assert np.array_equal(rgb, want)
+    # From stored values with an increasing rescale: the same images, the volume unconverted.
+    stored = rng.integers(0, 1200, real.shape).astype(np.uint16)
+
+    def convert(v):
+        return v.astype(np.float32) * np.float32(0.75) + np.float32(-20.0)
+
+    direct = list(representative_planes(convert(stored), labels, affine, colors))
+    taken = list(representative_planes(stored, labels, affine, colors, convert=convert))
+    for (p1, i1, rgb1, s1), (p2, i2, rgb2, s2) in zip(direct, taken, strict=True):
+        assert (p1, i1, s1) == (p2, i2, s2) and np.array_equal(rgb1, rgb2)
 
 
 @pytest.mark.parametrize("gap", [False, True])

@@ -9,10 +9,12 @@ so an overlay drawn on the stack lines up with its anatomy in every view.
 from __future__ import annotations
 
 import threading
+from typing import TYPE_CHECKING
 
 import numpy as np
 
-from viewer.ai.manifest import Grid
+if TYPE_CHECKING:  # only a type here: the decoder workers import this module, not manifest
+    from viewer.ai.manifest import Grid
 
 _AXIS = {"L": (1, 0, 0), "R": (-1, 0, 0), "P": (0, 1, 0), "A": (0, -1, 0), "S": (0, 0, 1),
          "I": (0, 0, -1)}
@@ -56,11 +58,13 @@ def _gaps(slice_mm, nk: int):
 def resample_to_grid(vol: np.ndarray, src_affine: np.ndarray, dst_affine: np.ndarray,
                      dst_shape_ijk: tuple[int, int, int], fill: float = 0.0,
                      cancel=None, slice_mm=None, ijk: bool = False,
-                     threads: int | None = None) -> np.ndarray:
+                     threads: int | None = None, processes: bool = False) -> np.ndarray:
     """Trilinear sample of ``vol[k, j, i]`` onto the destination grid; returns float32
     ``[k, j, i]`` of the destination (``[i, j, k]``, C-contiguous, with ``ijk``: the order
     most 3-D networks take, without a transposing copy). Points outside get ``fill``.
     ``threads``: planes are shared among that many threads (default: one per core).
+    ``processes``: shared among the decoder processes instead where they can take it
+    (:mod:`viewer.ai.resample_pool`; the same values, without the GIL between the threads).
 
     Gap-aware with ``slice_mm`` (each source slice's own distance along the slice normal,
     mm, ascending; the stack's ``slice_positions``): ``src_affine``'s slice column is then
@@ -68,48 +72,83 @@ def resample_to_grid(vol: np.ndarray, src_affine: np.ndarray, dst_affine: np.nda
     comes from the slices' real positions (a missing slice is bridged between its
     neighbours, and slices after it are not shifted by one)."""
     src = np.asarray(vol, dtype=np.float32)
-    nk, nj, ni = src.shape
-    real_mm = _gaps(slice_mm, nk)
-    step_mm = _step_mm(src_affine, real_mm)
-    m = np.linalg.inv(src_affine) @ dst_affine  # destination index -> source index
-    di, dj, dk = dst_shape_ijk
-    # The output's first axis is walked plane by plane: k (default) or i (``ijk``); ``a`` and
-    # ``b`` are the destination axes of each plane's rows and columns.
-    outer, a, b = (0, 1, 2) if ijk else (2, 1, 0)
-    shape = (di, dj, dk) if ijk else (dk, dj, di)
+    plan = Plan(src.shape, src_affine, dst_affine, dst_shape_ijk, slice_mm, ijk)
+    if processes and fill == 0:
+        from viewer.ai.resample_pool import resample_in_processes
+
+        out = resample_in_processes(src, plan, cancel)
+        if out is not None:
+            return out
     # zeros: pages the OS hands over already zeroed, first touched by the worker threads
-    out = np.zeros(shape, np.float32) if fill == 0 else np.full(shape, fill, np.float32)
-    rr, cc = np.mgrid[0:shape[1], 0:shape[2]].astype(np.float64)
-    base = m[:3, a, None, None] * rr + m[:3, b, None, None] * cc + m[:3, 3, None, None]
+    out = (np.zeros(plan.shape, np.float32) if fill == 0
+           else np.full(plan.shape, fill, np.float32))
     flat = src.reshape(-1)
-    sizes = (ni, nj, nk)
-    # Flat offsets of the +1 neighbours along i, j, k (none along an axis of size 1).
-    step = (1 if ni > 1 else 0, ni if nj > 1 else 0, ni * nj if nk > 1 else 0)
-    e = 1e-4  # rounding of the affine product must not drop the edge voxels
-    hi = [ni - 1 + e, nj - 1 + e, nk - 1 + e]
-    if real_mm is not None:  # the slice index is tested in mm along the normal instead
-        hi[2] = real_mm[-1] + e * step_mm
-    lo = [-e, -e, -e * step_mm if real_mm is not None else -e]
-    bands = _Bands(base, lo, hi, step_mm if real_mm is not None else 1.0)
-    base = base.reshape(3, -1)
     local = threading.local()
 
     def one(k: int) -> None:
-        kept = bands.kept(m[:3, outer] * k)  # the voxels that may fall inside the source
-        if kept is None:
-            return
         w = getattr(local, "w", None)
         if w is None:
-            w = local.w = _Workspace(min(CHUNK, base.shape[1]))
-        flat_out = out[k].reshape(-1)
-        shift = m[:3, outer, None] * k
-        for s0 in range(kept.start, kept.stop, CHUNK):
-            part(w, slice(s0, min(s0 + CHUNK, kept.stop)), shift, flat_out)
+            w = local.w = plan.workspace()
+        plan.plane(flat, out[k], k, w)
 
-    def part(w, kept: slice, shift, flat_out) -> None:
-        c = np.add(base[:, kept], shift, out=w.c[:, :kept.stop - kept.start])
+    _each_slice(one, plan.shape[0], cancel, threads)
+    return out
+
+
+class Plan:
+    """How each output plane of :func:`resample_to_grid` is computed: built from the same
+    arguments, in this process or in a worker (:mod:`viewer.ai.resample_pool`), it gives the
+    same values bit for bit."""
+
+    def __init__(self, src_shape, src_affine, dst_affine, dst_shape_ijk, slice_mm=None,
+                 ijk: bool = False):
+        self.args = (tuple(src_shape), np.asarray(src_affine, float),
+                     np.asarray(dst_affine, float), tuple(dst_shape_ijk),
+                     None if slice_mm is None else np.asarray(slice_mm, float), ijk)
+        nk, nj, ni = src_shape
+        self.nk = nk
+        self.real_mm = _gaps(slice_mm, nk)
+        self.step_mm = _step_mm(src_affine, self.real_mm)
+        m = self.m = np.linalg.inv(src_affine) @ dst_affine  # destination -> source index
+        di, dj, dk = dst_shape_ijk
+        # The output's first axis is walked plane by plane: k (default) or i (``ijk``); ``a``
+        # and ``b`` are the destination axes of each plane's rows and columns.
+        self.outer, a, b = (0, 1, 2) if ijk else (2, 1, 0)
+        self.shape = (di, dj, dk) if ijk else (dk, dj, di)
+        rr, cc = np.mgrid[0:self.shape[1], 0:self.shape[2]].astype(np.float64)
+        base = m[:3, a, None, None] * rr + m[:3, b, None, None] * cc + m[:3, 3, None, None]
+        self.sizes = (ni, nj, nk)
+        # Flat offsets of the +1 neighbours along i, j, k (none along an axis of size 1).
+        self.step = (1 if ni > 1 else 0, ni if nj > 1 else 0, ni * nj if nk > 1 else 0)
+        e = 1e-4  # rounding of the affine product must not drop the edge voxels
+        real_mm, step_mm = self.real_mm, self.step_mm
+        self.hi = [ni - 1 + e, nj - 1 + e, nk - 1 + e]
+        if real_mm is not None:  # the slice index is tested in mm along the normal instead
+            self.hi[2] = real_mm[-1] + e * step_mm
+        self.lo = [-e, -e, -e * step_mm if real_mm is not None else -e]
+        self.bands = _Bands(base, self.lo, self.hi, step_mm if real_mm is not None else 1.0)
+        self.base = base.reshape(3, -1)
+
+    def workspace(self) -> _Workspace:
+        """Scratch arrays for :meth:`plane` (one per thread)."""
+        return _Workspace(min(CHUNK, self.base.shape[1]))
+
+    def plane(self, flat: np.ndarray, out_plane: np.ndarray, k: int, w: _Workspace) -> None:
+        """Plane ``k`` of the output into ``out_plane`` (its voxels outside the source are
+        left as they are); ``flat`` is the source volume, float32, raveled."""
+        kept = self.bands.kept(self.m[:3, self.outer] * k)  # the voxels that may fall inside
+        if kept is None:
+            return
+        flat_out = out_plane.reshape(-1)
+        shift = self.m[:3, self.outer, None] * k
+        for s0 in range(kept.start, kept.stop, CHUNK):
+            self._part(flat, w, slice(s0, min(s0 + CHUNK, kept.stop)), shift, flat_out)
+
+    def _part(self, flat, w, kept: slice, shift, flat_out) -> None:
+        lo, hi, real_mm = self.lo, self.hi, self.real_mm
+        c = np.add(self.base[:, kept], shift, out=w.c[:, :kept.stop - kept.start])
         if real_mm is not None:
-            np.multiply(c[2], step_mm, out=c[2])  # mm along the normal, tested as such
+            np.multiply(c[2], self.step_mm, out=c[2])  # mm along the normal, tested as such
         inside, test = w.inside[:c.shape[1]], w.test[:c.shape[1]]
         np.greater_equal(c[0], lo[0], out=inside)
         for ax in range(3):
@@ -127,19 +166,18 @@ def resample_to_grid(vol: np.ndarray, src_affine: np.ndarray, dst_affine: np.nda
         else:
             sel = [np.take(c[ax], nz, out=w.sel[ax, :n], mode="clip") for ax in range(3)]
         if real_mm is not None:  # mm -> the real slice index (a missing slice is bridged)
-            sel[2][:] = np.interp(sel[2], real_mm, np.arange(nk, dtype=float))
+            sel[2][:] = np.interp(sel[2], real_mm, np.arange(self.nk, dtype=float))
         plane = flat_out[kept]
-        vals = _trilinear(flat, sizes, step, sel, w, n)
+        vals = _trilinear(flat, self.sizes, self.step, sel, w, n)
         if n == plane.size:
             plane[:] = vals
         else:
             plane[nz] = vals
 
-    _each_slice(one, shape[0], cancel, threads)
-    return out
 
-
-CHUNK = 1 << 14
+# Voxels computed at a time: a whole 256^2 plane. Smaller blocks stay in cache but call numpy
+# more often, and two threads then waited on each other for the GIL (no gain from the second).
+CHUNK = 1 << 16
 
 
 class _Bands:

@@ -227,7 +227,8 @@ class Runner:
         # Straight into the network's axis order ([i, j, k] or [k, j, i]), then normalised in
         # place: the one full-size float32 array until the output.
         x = resample_to_grid(real, stack.affine, g_aff, grid.shape, cancel=cancel.is_set,
-                             slice_mm=pos, ijk=grid.array_axes == "ijk", threads=self.threads)
+                             slice_mm=pos, ijk=grid.array_axes == "ijk", threads=self.threads,
+                             processes=True)
         del real
         x = apply_intensity(x, m.intensity, inplace=True)
         x = x[None, None] if m.layout == "NCDHW" else x[None, ..., None]

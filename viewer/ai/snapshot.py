@@ -33,9 +33,11 @@ def to_grey(real: np.ndarray, window=None, limits=None) -> np.ndarray:
 
 
 def representative_planes(real: np.ndarray, labels: np.ndarray, affine: np.ndarray,
-                          colors: dict[int, tuple[int, int, int]]):
+                          colors: dict[int, tuple[int, int, int]], convert=None):
     """Axial, coronal and sagittal slices through the labels' centre of mass:
-    yields ``(plane, index, rgb, (row_mm, col_mm))``."""
+    yields ``(plane, index, rgb, (row_mm, col_mm))``. With ``convert`` (an increasing
+    elementwise transform, :func:`viewer.dicom.pixels.increasing_transform`) ``real`` holds
+    the stored values and only the three planes are converted: the same images."""
     r = Reformat.from_affine(affine, real.shape)
     inside = r.canonical(labels) > 0
     n = int(np.count_nonzero(inside))
@@ -44,10 +46,14 @@ def representative_planes(real: np.ndarray, labels: np.ndarray, affine: np.ndarr
         centre = np.array([(np.arange(size) * inside.sum(axis=tuple(a for a in range(3)
                                                                      if a != m))).sum() / n
                            for m, size in enumerate(inside.shape)])
-    limits = percentile(real, [1, 99.5])  # of the whole volume, as before (np.percentile's)
+    # of the whole volume, as before (np.percentile's values)
+    limits = percentile(real, [1, 99.5], convert=convert)
     for m, plane in enumerate(PLANES):
         idx = int(round(centre[m]))
-        img = to_grey(r.plane(real, plane, idx), limits=limits)  # only the planes shown
+        img = r.plane(real, plane, idx)  # only the planes shown
+        if convert is not None:
+            img = convert(img)
+        img = to_grey(img, limits=limits)
         lab = r.plane(labels, plane, idx)
         yield plane, idx, blend(np.ascontiguousarray(img), lab, colors), r.pixel_spacing(plane)
 

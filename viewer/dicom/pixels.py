@@ -42,7 +42,7 @@ from viewer.errors import DicomReadError, MissingCodecError, OperationCancelled
 __all__ = [
     "DecodeFailure", "FrameCache", "StackPixels", "decode_frame", "decode_frame_isolated",
     "decode_many", "frame_shape", "needs_isolation", "read_native_into", "read_packed12",
-    "stored_dtype", "to_real", "to_real_volume", "warm_up",
+    "increasing_transform", "stored_dtype", "to_real", "to_real_volume", "warm_up",
 ]
 
 # ----------------------------------------------------------------------------- values
@@ -75,6 +75,21 @@ def to_real_volume(stored: np.ndarray, headers) -> np.ndarray:
     if same:
         return to_real(stored, first)
     return np.stack([to_real(stored[k], h) for k, h in enumerate(headers)])
+
+
+def increasing_transform(headers) -> Callable[[np.ndarray], np.ndarray] | None:
+    """:func:`to_real` of the frames' one modality transform when they all share it and it
+    is increasing (no LUT, Rescale Slope > 0), else None. Then ``f(stored)`` keeps the order
+    of the stored values, so a percentile of the real volume is found among the stored values
+    (:func:`viewer.numeric.percentile`'s ``convert``) and only what is shown is converted."""
+    headers = list(headers)
+    first = headers[0]
+    if first.modality_lut is not None or not first.rescale_slope > 0:
+        return None
+    if any(h.modality_lut is not None or h.rescale_slope != first.rescale_slope
+           or h.rescale_intercept != first.rescale_intercept for h in headers):
+        return None
+    return lambda stored: to_real(stored, first)
 
 
 # The cache of every StackPixels not given its own (tests/fuzz/fuzz_child.py replaces it).

@@ -42,6 +42,19 @@ class FrameTarget:
 
 
 @dataclass(frozen=True, slots=True)
+class Region:
+    """A whole shared volume for a worker to map (:func:`open_region`): the app's (``pid``)
+    descriptor ``fd`` (device ``dev``, inode ``ino``), an array ``shape`` of ``dtype``."""
+
+    pid: int
+    fd: int
+    dev: int
+    ino: int
+    shape: tuple[int, ...]
+    dtype: str
+
+
+@dataclass(frozen=True, slots=True)
 class Written:
     """A worker's result: the frame is in the volume at its target (nothing else to do)."""
 
@@ -82,6 +95,36 @@ class SharedVolume:
             return None
         return FrameTarget(self.pid, self.fd, self.dev, self.ino, offset, tuple(out.shape),
                            out.dtype.str)
+
+
+    def region(self) -> Region:
+        """The whole volume, for a worker to map (while this object lives)."""
+        return Region(self.pid, self.fd, self.dev, self.ino, tuple(self.array.shape),
+                      self.array.dtype.str)
+
+
+def open_region(r: Region, write: bool = False) -> np.ndarray | None:
+    """(worker) The app's volume ``r`` mapped here (shared: writes land in the app's array;
+    read-only unless ``write``); None where it cannot be (no /proc, the app gone, or the
+    descriptor's number reused by another file)."""
+    try:
+        fd = os.open(f"/proc/{r.pid}/fd/{r.fd}", (os.O_RDWR if write else os.O_RDONLY)
+                     | os.O_CLOEXEC)
+    except OSError:
+        return None
+    try:
+        st = os.fstat(fd)
+        if (st.st_dev, st.st_ino) != (r.dev, r.ino):
+            return None
+        dtype = np.dtype(r.dtype)
+        count = int(np.prod(r.shape))
+        mm = mmap.mmap(fd, max(1, count * dtype.itemsize), mmap.MAP_SHARED,
+                       mmap.PROT_READ | (mmap.PROT_WRITE if write else 0))
+    except (OSError, ValueError):
+        return None
+    finally:
+        os.close(fd)  # the mapping keeps the memory
+    return np.frombuffer(mm, dtype, count=count).reshape(r.shape)
 
 
 def allocate(shape: tuple[int, ...], dtype: np.dtype) -> SharedVolume | None:

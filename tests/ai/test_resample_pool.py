@@ -1,0 +1,78 @@
+"""Resampling in the decoder processes (viewer.ai.resample_pool): the same bits as the threads,
+the workers really used, a lost share redone here, and cancel."""
+
+from __future__ import annotations
+
+import os
+
+import numpy as np
+import pytest
+
+from viewer.ai import resample_pool
+from viewer.ai.resample import Plan, resample_to_grid
+from viewer.dicom import shm_volume
+from viewer.errors import OperationCancelled
+
+pytestmark = pytest.mark.skipif(not shm_volume._ENABLED, reason="needs Linux memfd")
+
+
+@pytest.fixture(scope="module")
+def case():
+    """An oblique 40-slice volume with a missing slice onto a 128^3 grid (2.1 M voxels: over
+    resample_pool.MIN_VOXELS, so the processes take it)."""
+    rng = np.random.default_rng(11)
+    vol = rng.normal(500, 120, (40, 70, 64)).astype(np.float32)
+    c, s = np.cos(0.2), np.sin(0.2)
+    src = np.array([[1.1 * c, -1.1 * s, 0.05, -30.2], [1.1 * s, 1.1 * c, 0.0, -41.7],
+                    [0.0, 0.02, 2.0, -35.3], [0, 0, 0, 1]])
+    dst = np.diag([0.9, 0.9, 0.9, 1.0])
+    dst[:3, 3] = [-52.1, -50.3, -44.9]
+    mm = np.arange(41, dtype=float) * 2.0
+    slice_mm = np.delete(mm, 17)  # slice 17 missing
+    return vol, src, dst, (128, 128, 128), slice_mm
+
+
+def test_processes_give_the_threads_values_bit_for_bit(case):
+    vol, src, dst, shape, mm = case
+    threads = resample_to_grid(vol, src, dst, shape, slice_mm=mm, ijk=True, threads=2)
+    procs = resample_to_grid(vol, src, dst, shape, slice_mm=mm, ijk=True, processes=True)
+    run = dict(resample_pool.LAST_RUN)
+    assert run["here"] == 0 and run["pids"] and os.getpid() not in run["pids"]
+    assert procs.dtype == np.float32 and procs.shape == threads.shape
+    assert 0 < np.count_nonzero(threads) < threads.size  # part of the grid is outside
+    assert np.array_equal(procs.view(np.uint32), threads.view(np.uint32))
+
+
+def test_a_share_lost_in_the_workers_is_computed_here(case, monkeypatch):
+    vol, src, dst, shape, mm = case
+    want = resample_to_grid(vol, src, dst, shape, slice_mm=mm, threads=1)
+    from viewer.dicom import decode_pool
+
+    real_run_each = decode_pool.run_each
+
+    def losing(fn, jobs, **kw):  # every other share comes back as a worker's failure
+        for i, result in real_run_each(fn, jobs, **kw):
+            yield i, ("lost" if i % 2 else result)
+
+    monkeypatch.setattr(decode_pool, "run_each", losing)
+    got = resample_to_grid(vol, src, dst, shape, slice_mm=mm, processes=True)
+    assert resample_pool.LAST_RUN["here"] > 0
+    assert np.array_equal(got.view(np.uint32), want.view(np.uint32))
+
+
+def test_cancel_stops_the_processes(case):
+    vol, src, dst, shape, mm = case
+    with pytest.raises(OperationCancelled):
+        resample_to_grid(vol, src, dst, shape, slice_mm=mm, processes=True, cancel=lambda: True)
+
+
+def test_a_worker_refuses_a_descriptor_whose_number_was_reused(case):
+    vol, src, dst, shape, mm = case
+    a = shm_volume.allocate((4, 5), np.float32)
+    b = shm_volume.allocate((4, 5), np.float32)
+    assert shm_volume.open_region(a.region()) is not None
+    other = a.region()
+    forged = shm_volume.Region(other.pid, other.fd, b.dev, b.ino, other.shape, other.dtype)
+    assert shm_volume.open_region(forged) is None  # a's number, b's inode: not written
+    job = resample_pool._Job(Plan(vol.shape, src, dst, shape, mm).args, forged, forged, (0,))
+    assert isinstance(resample_pool._run_one(job), str)  # why, and the app does the planes
