@@ -76,3 +76,39 @@ def test_a_worker_refuses_a_descriptor_whose_number_was_reused(case):
     assert shm_volume.open_region(forged) is None  # a's number, b's inode: not written
     job = resample_pool._Job(Plan(vol.shape, src, dst, shape, mm).args, forged, forged, (0,))
     assert isinstance(resample_pool._run_one(job), str)  # why, and the app does the planes
+
+
+@pytest.mark.parametrize("slope,intercept,per_frame", [(1.0, 0.0, False), (0.37, -12.5, False),
+                                                       (2.0, 5.0, True)])
+def test_real_values_written_into_shared_memory_are_the_plain_conversion(slope, intercept,
+                                                                         per_frame):
+    """The runner writes a 3-D model's volume straight into shared memory: the values of
+    to_real_volume, whatever the rescale (one for all slices, or one per slice)."""
+    from viewer.dicom.pixels import to_real_volume
+
+    class Head:
+        modality_lut = None
+
+        def __init__(self, k):
+            self.rescale_slope = slope * (1 + k if per_frame else 1)
+            self.rescale_intercept = intercept
+
+    rng = np.random.default_rng(5)
+    stored = rng.integers(-1000, 3000, (6, 9, 11)).astype(np.int16)
+    heads = [Head(k) for k in range(6)]
+    want = to_real_volume(stored, heads)
+    shared = shm_volume.allocate(stored.shape, np.float32)
+    got = to_real_volume(stored, heads, out=shared.array)
+    assert got is shared.array and want.dtype == np.float32
+    assert np.array_equal(got.view(np.uint32), want.view(np.uint32))
+
+
+def test_a_volume_already_in_shared_memory_resamples_the_same(case):
+    vol, src, dst, shape, mm = case
+    shared = shm_volume.allocate(vol.shape, np.float32)
+    np.copyto(shared.array, vol)
+    want = resample_to_grid(vol, src, dst, shape, slice_mm=mm, threads=2)
+    got = resample_to_grid(shared.array, src, dst, shape, slice_mm=mm, processes=True,
+                           shared=shared)
+    assert resample_pool.LAST_RUN["pids"] and resample_pool.LAST_RUN["here"] == 0
+    assert np.array_equal(got.view(np.uint32), want.view(np.uint32))

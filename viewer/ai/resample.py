@@ -58,13 +58,16 @@ def _gaps(slice_mm, nk: int):
 def resample_to_grid(vol: np.ndarray, src_affine: np.ndarray, dst_affine: np.ndarray,
                      dst_shape_ijk: tuple[int, int, int], fill: float = 0.0,
                      cancel=None, slice_mm=None, ijk: bool = False,
-                     threads: int | None = None, processes: bool = False) -> np.ndarray:
+                     threads: int | None = None, processes: bool = False,
+                     shared=None) -> np.ndarray:
     """Trilinear sample of ``vol[k, j, i]`` onto the destination grid; returns float32
     ``[k, j, i]`` of the destination (``[i, j, k]``, C-contiguous, with ``ijk``: the order
     most 3-D networks take, without a transposing copy). Points outside get ``fill``.
     ``threads``: planes are shared among that many threads (default: one per core).
     ``processes``: shared among the decoder processes instead where they can take it
-    (:mod:`viewer.ai.resample_pool`; the same values, without the GIL between the threads).
+    (:mod:`viewer.ai.resample_pool`; the same values, without the GIL between the threads);
+    ``shared``: the :class:`~viewer.dicom.shm_volume.SharedVolume` that ``vol`` already is
+    (not copied there).
 
     Gap-aware with ``slice_mm`` (each source slice's own distance along the slice normal,
     mm, ascending; the stack's ``slice_positions``): ``src_affine``'s slice column is then
@@ -76,7 +79,7 @@ def resample_to_grid(vol: np.ndarray, src_affine: np.ndarray, dst_affine: np.nda
     if processes and fill == 0:
         from viewer.ai.resample_pool import resample_in_processes
 
-        out = resample_in_processes(src, plan, cancel)
+        out = resample_in_processes(src, plan, cancel, shared=shared)
         if out is not None:
             return out
     # zeros: pages the OS hands over already zeroed, first touched by the worker threads

@@ -45,9 +45,11 @@ class _Poll:
         return bool(self.cancel is not None and self.cancel())
 
 
-def resample_in_processes(src: np.ndarray, plan: Plan, cancel=None) -> np.ndarray | None:
+def resample_in_processes(src: np.ndarray, plan: Plan, cancel=None,
+                          shared=None) -> np.ndarray | None:
     """The output of ``plan`` (zero outside the source) computed in the decoder processes, or
-    None where they cannot take it (the caller then uses threads). ``src``: float32 [k, j, i].
+    None where they cannot take it (the caller then uses threads). ``src``: float32 [k, j, i];
+    ``shared``: the SharedVolume whose array ``src`` is (else it is copied into one).
 
     Raises OperationCancelled when ``cancel()`` turns true."""
     from viewer.dicom import decode_pool, shm_volume
@@ -57,11 +59,16 @@ def resample_in_processes(src: np.ndarray, plan: Plan, cancel=None) -> np.ndarra
     if (int(np.prod(plan.shape)) < MIN_VOXELS or decode_pool.workers() < 2
             or decode_pool.is_closed()):
         return None
-    shared_src = shm_volume.allocate(src.shape, np.float32)
+    if shared is not None and shared.array is not src and not (
+            shared.array.ctypes.data == src.ctypes.data and shared.array.shape == src.shape
+            and shared.array.dtype == src.dtype):
+        shared = None  # not the same memory: copied like any other volume
+    shared_src = shared or shm_volume.allocate(src.shape, np.float32)
     out = shm_volume.allocate(plan.shape, np.float32)  # a memfd reads as zeros
     if shared_src is None or out is None:
         return None
-    np.copyto(shared_src.array, src)
+    if shared_src is not shared:
+        np.copyto(shared_src.array, src)
     n = plan.shape[0]
     parts = 4 * decode_pool.workers()  # interleaved: each share has inner and outer planes
     jobs = [_Job(plan.args, shared_src.region(), out.region(), tuple(range(p, n, parts)))

@@ -141,18 +141,25 @@ class Runner:
             sess, t_session = built.result()
         if cancel.is_set():
             raise OperationCancelled("analysis cancelled")
+        from viewer.dicom import shm_volume
         from viewer.dicom.pixels import to_real_volume
 
-        real = to_real_volume(vol, [f.header for f in stack.frames]).astype(np.float32,
-                                                                               copy=False)
+        m = entry.manifest
+        heads = [f.header for f in stack.frames]
+        # A 3-D model's volume goes to the decoder processes for resampling: written straight
+        # into shared memory, not copied there.
+        shared = shm_volume.allocate(vol.shape, np.float32) if m.mode == "3d" else None
+        if shared is not None:
+            real = to_real_volume(vol, heads, out=shared.array)
+        else:
+            real = to_real_volume(vol, heads).astype(np.float32, copy=False)
         t_load = time.perf_counter() - t0  # the session's build overlaps it
         timings = {"session": t_session, "read": t_load}
-        m = entry.manifest
         if m.mode == "2d":
             result = self._run_2d(entry, sess, real, stack, progress, cancel, timings)
         else:
-            held = [real]  # _run_3d lets go of it once resampled (no caller's reference)
-            del real
+            held = [(real, shared)]  # _run_3d lets go of it once resampled
+            del real, shared
             result = self._run_3d(entry, sess, held, stack, progress, cancel, timings)
         result.timings_s["total"] = time.perf_counter() - t0
         self._results[(stack.uid, entry.id, m.sha256)] = result
@@ -215,12 +222,13 @@ class Runner:
 
     def _run_3d(self, entry, sess, held: list, stack, progress, cancel,
                 timings) -> AnalysisResult:
-        """``held``: [the stack's real values, float32], emptied here, so that the volume is
-        freed once resampled and not held through the inference (the memory peak)."""
+        """``held``: [(the stack's real values, float32; the SharedVolume they are in, or
+        None)], emptied here, so that the volume is freed once resampled and not held
+        through the inference (the memory peak)."""
         m = entry.manifest
         grid = m.grid
         t = time.perf_counter()
-        real = held.pop()
+        real, shared = held.pop()
         shape = real.shape
         g_aff = grid_affine(grid, stack_center(stack.affine, shape))
         pos = stack.slice_positions  # each slice's own position: gap-aware
@@ -228,8 +236,8 @@ class Runner:
         # place: the one full-size float32 array until the output.
         x = resample_to_grid(real, stack.affine, g_aff, grid.shape, cancel=cancel.is_set,
                              slice_mm=pos, ijk=grid.array_axes == "ijk", threads=self.threads,
-                             processes=True)
-        del real
+                             processes=True, shared=shared)
+        del real, shared
         x = apply_intensity(x, m.intensity, inplace=True)
         x = x[None, None] if m.layout == "NCDHW" else x[None, ..., None]
         timings["resample"] = time.perf_counter() - t

@@ -63,18 +63,31 @@ def to_real(stored: np.ndarray, h: InstanceHeader) -> np.ndarray:
     return out
 
 
-def to_real_volume(stored: np.ndarray, headers) -> np.ndarray:
+def to_real_volume(stored: np.ndarray, headers, out: np.ndarray | None = None) -> np.ndarray:
     """:func:`to_real` on a volume ``(slices, rows, columns)`` whose slice ``k`` comes from
     ``headers[k]``: one pass when they share the modality transform, else slice by slice
-    (PET often stores its own Rescale Slope in every slice)."""
+    (PET often stores its own Rescale Slope in every slice). ``out``: a float32 array of the
+    volume's shape to write into (e.g. shared memory), with the same values."""
     headers = list(headers)
     first = headers[0]
     same = all(h.modality_lut is None and first.modality_lut is None
                and h.rescale_slope == first.rescale_slope
                and h.rescale_intercept == first.rescale_intercept for h in headers)
+    if out is not None and same:  # to_real's steps, in place: cast, scale, shift
+        np.copyto(out, stored, casting="unsafe")
+        if first.rescale_slope != 1.0:
+            out *= np.float32(first.rescale_slope)
+        if first.rescale_intercept != 0.0:
+            out += np.float32(first.rescale_intercept)
+        return out
     if same:
-        return to_real(stored, first)
-    return np.stack([to_real(stored[k], h) for k, h in enumerate(headers)])
+        real = to_real(stored, first)
+    else:
+        real = np.stack([to_real(stored[k], h) for k, h in enumerate(headers)])
+    if out is not None:
+        out[...] = real
+        return out
+    return real
 
 
 def increasing_transform(headers) -> Callable[[np.ndarray], np.ndarray] | None:
