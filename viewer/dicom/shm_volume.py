@@ -107,15 +107,10 @@ def open_region(r: Region, write: bool = False) -> np.ndarray | None:
     """(worker) The app's volume ``r`` mapped here (shared: writes land in the app's array;
     read-only unless ``write``); None where it cannot be (no /proc, the app gone, or the
     descriptor's number reused by another file)."""
-    try:
-        fd = os.open(f"/proc/{r.pid}/fd/{r.fd}", (os.O_RDWR if write else os.O_RDONLY)
-                     | os.O_CLOEXEC)
-    except OSError:
+    fd = _open_app_fd(r, os.O_RDWR if write else os.O_RDONLY)
+    if fd is None:
         return None
     try:
-        st = os.fstat(fd)
-        if (st.st_dev, st.st_ino) != (r.dev, r.ino):
-            return None
         dtype = np.dtype(r.dtype)
         count = int(np.prod(r.shape))
         mm = mmap.mmap(fd, max(1, count * dtype.itemsize), mmap.MAP_SHARED,
@@ -125,6 +120,24 @@ def open_region(r: Region, write: bool = False) -> np.ndarray | None:
     finally:
         os.close(fd)  # the mapping keeps the memory
     return np.frombuffer(mm, dtype, count=count).reshape(r.shape)
+
+
+def _open_app_fd(t: FrameTarget | Region, flags: int) -> int | None:
+    """(worker) The app's descriptor ``t.fd`` opened here through /proc, or None: /proc
+    hidden, the app gone (or the load finished meanwhile), or the number reused by another
+    file (checked by device and inode)."""
+    try:
+        fd = os.open(f"/proc/{t.pid}/fd/{t.fd}", flags | os.O_CLOEXEC)
+    except OSError:
+        return None
+    try:
+        st = os.fstat(fd)
+    except OSError:
+        st = None
+    if st is None or (st.st_dev, st.st_ino) != (t.dev, t.ino):
+        os.close(fd)
+        return None
+    return fd
 
 
 def allocate(shape: tuple[int, ...], dtype: np.dtype) -> SharedVolume | None:
@@ -149,16 +162,7 @@ class Writer:
     def _open(self, t: FrameTarget) -> int | None:
         key = (t.pid, t.fd)
         if key not in self._fds:
-            try:
-                fd = os.open(f"/proc/{t.pid}/fd/{t.fd}", os.O_WRONLY | os.O_CLOEXEC)
-            except OSError:  # /proc hidden, the app gone, or the load finished meanwhile
-                fd = None
-            if fd is not None:
-                st = os.fstat(fd)
-                if (st.st_dev, st.st_ino) != (t.dev, t.ino):  # the number was reused
-                    os.close(fd)
-                    fd = None
-            self._fds[key] = fd
+            self._fds[key] = _open_app_fd(t, os.O_WRONLY)
         return self._fds[key]
 
     def write(self, t: FrameTarget, arr: np.ndarray) -> bool:
