@@ -14,9 +14,9 @@ import shutil
 import sys
 import tempfile
 import threading
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
+from viewer.cli_analyze_outputs import OutputsAhead, write_outputs, write_text
 from viewer.cli_common import (
     EXIT_FAILURE,
     EXIT_FLAGGED,
@@ -26,7 +26,7 @@ from viewer.cli_common import (
     fail,
     warn,
 )
-from viewer.export.atomic import atomic_write, explain
+from viewer.export.atomic import explain
 from viewer.paths import study_path
 
 SERIES_HELP = "the index [N] that radviewer info prints (default 1), or a series UID"
@@ -100,8 +100,9 @@ def series_index(catalog, stack) -> int:
     return next(i for i, st in enumerate(catalog.stacks(), 1) if st is stack)
 
 
-def run_model(model_id: str, stack, pixels, quiet: bool = False):
-    """Run model ``model_id`` on ``stack`` with a progress bar on stderr.
+def run_model(model_id: str, stack, pixels, quiet: bool = False, on_running=None):
+    """Run model ``model_id`` on ``stack`` with a progress bar on stderr; ``on_running()`` is
+    called as a 3-D network starts its run.
 
     Raises LookupError for a usage problem (unknown, unavailable or inapplicable model),
     ViewerError when the run fails, OperationCancelled on Ctrl+C.
@@ -121,6 +122,8 @@ def run_model(model_id: str, stack, pixels, quiet: bool = False):
         raise LookupError(f"{entry.manifest.name}: {reason}")
 
     def progress(done: int, total: int, stage: str) -> None:
+        if on_running is not None and stage == "running the model":
+            on_running()
         if not quiet:
             bar = "#" * int(30 * done / max(total, 1))
             print(f"\r[{bar:<30}] {stage:<28}", end="", file=sys.stderr, flush=True)
@@ -202,20 +205,22 @@ def cmd_analyze(args: argparse.Namespace) -> int:
     try:
         pixels = StackPixels(stack)
         try:
-            result = run_model(args.model, stack, pixels, quiet=args.quiet)
+            ahead = OutputsAhead(stack, pixels)
+            result = run_model(args.model, stack, pixels, quiet=args.quiet,
+                               on_running=ahead.start)
         except LookupError as exc:
             return fail("analyze", str(exc), EXIT_USAGE)
         if seg_out is not None and result.label_volume is None:
             return fail("analyze", f"--seg-out: {result.title} is a classifier; only "
                         f"segmentations are written as DICOM SEG", EXIT_USAGE)
-        report = _write_outputs(result, stack, pixels, stage)
+        report = write_outputs(result, stack, pixels, stage, ahead)
         if seg_out is not None:
             from viewer.dicom.seg import write_seg
 
             write_seg(result, stack, seg_tmp, overwrite=True)  # our own empty temp file
             report["seg"] = {"file": str(seg_out), "sop_class": "Segmentation Storage"}
         report["series_index"] = series_index(catalog, stack)
-        _write_text(stage / "report.json", json.dumps(report, indent=2))
+        write_text(stage / "report.json", json.dumps(report, indent=2))
         if args.overwrite:
             _remove_earlier_run(out)
         for name in report["files"]:  # all written: now they take their names
@@ -328,87 +333,6 @@ def _remove_if_empty(folder: Path) -> None:
         folder.rmdir()
     except OSError:  # not empty, or gone: nothing of ours is left in it either way
         pass
-
-
-def _write_outputs(result, stack, pixels, stage: Path) -> dict:
-    """Write labels.npy and the snapshots into ``stage``; returns the report, whose
-    ``files`` lists them with report.json first."""
-    import numpy as np
-
-    from viewer.ai import snapshot
-
-    report = result.report()
-    files = []
-    if result.label_volume is not None:
-        # Written (and synced) on a thread while the snapshots are drawn.
-        with ThreadPoolExecutor(1, thread_name_prefix="labels-npy") as pool:
-            saved = pool.submit(_save_npy, stage / "labels.npy", result.label_volume)
-            _snapshots(result, stack, pixels, stage, report, files)
-            saved.result()
-        files.insert(0, "labels.npy")
-    elif result.slice_scores is not None:
-        top = result.top_label
-        col = [lab.name for lab in result.labels].index(top)
-        col_scores = result.slice_scores[:, col].copy()
-        if result.slice_in_range is not None and result.slice_in_range.any():
-            col_scores[~result.slice_in_range] = -1  # show a slice the series score is from
-        k = int(np.argmax(col_scores))
-        real = pixels.real(k)
-        name = f"snapshot_slice_{k + 1}_{top.replace(' ', '_').lower()}.png"
-        sp = (stack.spacing[1], stack.spacing[2]) if stack.spacing else (1.0, 1.0)
-        _save_png(snapshot.blend(snapshot.to_grey(real), None, {}), stage / name, sp, result,
-                  slice_index=k)
-        report["snapshot_slice"] = {"index": k + 1, "label": top,
-                                    "score": round(float(result.slice_scores[k, col]), 4),
-                                    "in_range": bool(result.slice_in_range[k])
-                                    if result.slice_in_range is not None else True}
-        files.append(name)
-    report["files"] = ["report.json", *files]
-    return report
-
-
-def _snapshots(result, stack, pixels, stage: Path, report: dict, files: list) -> None:
-    """The segmentation's snapshots through the labels' centre into ``stage``, named in
-    ``files``; ``report`` gets the labels' description."""
-    import numpy as np
-
-    from viewer.ai import snapshot
-    from viewer.dicom.pixels import increasing_transform, to_real_volume
-
-    report["label_volume"] = {
-        "file": "labels.npy", "dtype": "uint8", "axes": "[k, j, i] = slice, row, column",
-        "affine_ijk_to_lps_mm": np.asarray(stack.affine).round(6).tolist()}
-    heads = [f.header for f in stack.frames]
-    convert = increasing_transform(heads)  # then only the planes shown are converted
-    values = pixels.frame_volume() if convert is not None else to_real_volume(
-        pixels.frame_volume(), heads)
-    colors = {lab.value: lab.color for lab in result.labels}
-    for plane, idx, rgb, spacing in snapshot.representative_planes(
-            values, result.label_volume, stack.affine, colors, convert=convert):
-        name = f"snapshot_{plane}_{idx + 1}.png"
-        _save_png(rgb, stage / name, spacing, result)
-        files.append(name)
-
-
-def _write_text(path: Path, text: str) -> None:
-    atomic_write(path, lambda fh: fh.write(text), "w", overwrite=True)
-
-
-def _save_npy(path: Path, arr) -> None:
-    import numpy as np
-
-    atomic_write(path, lambda fh: np.save(fh, arr), overwrite=True)
-
-
-def _save_png(rgb, path: Path, spacing, result=None, slice_index: int | None = None) -> None:
-    """Save a snapshot with the result's legend (model, notice, flags) beside it and its
-    provenance in PNG tEXt chunks."""
-    from viewer.ai import snapshot
-
-    try:
-        snapshot.save_png(rgb, path, spacing, result=result, slice_index=slice_index)
-    except OSError as exc:  # Pillow writes the file itself; the staging folder makes it atomic
-        raise explain(path, exc) from exc
 
 
 def add_parsers(sub) -> None:

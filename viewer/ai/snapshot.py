@@ -33,11 +33,12 @@ def to_grey(real: np.ndarray, window=None, limits=None) -> np.ndarray:
 
 
 def representative_planes(real: np.ndarray, labels: np.ndarray, affine: np.ndarray,
-                          colors: dict[int, tuple[int, int, int]], convert=None):
+                          colors: dict[int, tuple[int, int, int]], convert=None, limits=None):
     """Axial, coronal and sagittal slices through the labels' centre of mass:
     yields ``(plane, index, rgb, (row_mm, col_mm))``. With ``convert`` (an increasing
     elementwise transform, :func:`viewer.dicom.pixels.increasing_transform`) ``real`` holds
-    the stored values and only the three planes are converted: the same images."""
+    the stored values and only the three planes are converted: the same images. ``limits``:
+    :func:`grey_limits` of the volume, when found already."""
     r = Reformat.from_affine(affine, real.shape)
     inside = r.canonical(labels) > 0
     n = int(np.count_nonzero(inside))
@@ -46,8 +47,8 @@ def representative_planes(real: np.ndarray, labels: np.ndarray, affine: np.ndarr
         centre = np.array([(np.arange(size) * inside.sum(axis=tuple(a for a in range(3)
                                                                      if a != m))).sum() / n
                            for m, size in enumerate(inside.shape)])
-    # of the whole volume, as before (np.percentile's values)
-    limits = percentile(real, [1, 99.5], convert=convert)
+    if limits is None:
+        limits = grey_limits(real, convert)
     for m, plane in enumerate(PLANES):
         idx = int(round(centre[m]))
         img = r.plane(real, plane, idx)  # only the planes shown
@@ -56,6 +57,12 @@ def representative_planes(real: np.ndarray, labels: np.ndarray, affine: np.ndarr
         img = to_grey(img, limits=limits)
         lab = r.plane(labels, plane, idx)
         yield plane, idx, blend(np.ascontiguousarray(img), lab, colors), r.pixel_spacing(plane)
+
+
+def grey_limits(real: np.ndarray, convert=None) -> np.ndarray:
+    """The snapshots' grey range: the 1st and 99.5th percentiles of the whole volume (real
+    values, or stored ones with ``convert`` as in :func:`representative_planes`)."""
+    return percentile(real, [1, 99.5], convert=convert)
 
 
 def save_png(rgb: np.ndarray, path, spacing: tuple[float, float] = (1.0, 1.0), *,

@@ -100,7 +100,7 @@ def _reason(exc: BaseException) -> str:
 def _analyse(task: dict, stack) -> dict:
     import multiprocessing
 
-    from viewer.cli_models import _write_outputs, _write_text
+    from viewer.cli_analyze_outputs import write_outputs, write_text
     from viewer.dicom.pixels import StackPixels
 
     if multiprocessing.current_process().daemon:  # it cannot start the decoder processes
@@ -122,8 +122,8 @@ def _analyse(task: dict, stack) -> dict:
     try:
         pixels = StackPixels(stack)
         result = runner.run(entry, pixels)
-        report = _write_outputs(result, stack, pixels, stage)
-        _write_text(stage / "report.json", json.dumps(report, indent=2))
+        report = write_outputs(result, stack, pixels, stage)
+        write_text(stage / "report.json", json.dumps(report, indent=2))
         if final.exists():  # an earlier attempt's folder (its state line was removed)
             shutil.rmtree(final)
         os.rename(stage, final)
