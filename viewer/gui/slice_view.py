@@ -1,5 +1,11 @@
 """The slice view: one plane of a stack on a pyqtgraph ImageItem, with corner text and letters.
 
+This module holds construction, the stack/plane/slice state and refresh; its jobs live in
+mixins: :mod:`~viewer.gui.slice_window` (window, level, lookup table),
+:mod:`~viewer.gui.slice_geometry` (rotate/flip, zoom, coordinates), :mod:`~viewer.gui.slice_text`
+(corner text, letters, cursor readout), :mod:`~viewer.gui.slice_items` (AI labels, measurements,
+crosshair) and :mod:`~viewer.gui.slice_modes` (slab, SUV, colour maps, fusion).
+
 Scene units are millimetres (the image rectangle is columns x column-spacing wide), so pixels
 show with their true aspect ratio; an image without a real spacing (see
 :mod:`viewer.dicom.spacing`) is laid out in pixels and measured in "px". Display settings never
@@ -8,7 +14,6 @@ change data: the window is ImageItem levels in stored units, invert is a reverse
 
 from __future__ import annotations
 
-import math
 import os
 
 import numpy as np
@@ -16,30 +21,19 @@ import pyqtgraph as pg
 from PySide6.QtCore import QPointF, QRectF, Qt, Signal
 from PySide6.QtWidgets import QVBoxLayout, QWidget
 
-from viewer.dicom import spacing as pixel_spacing
 from viewer.dicom.pixels import StackPixels
 from viewer.dicom.reformat import PLANES, Reformat
-from viewer.dicom.volumes import volume_series
-from viewer.display.annotate import corner_text
 from viewer.display.measure import Measurement, MeasurementStore
 from viewer.display.order import acquired_reversed
 from viewer.display.orient import ViewTransform
-from viewer.display.window import (
-    CT_PRESETS,
-    Window,
-    apply_window,
-    auto_window,
-    default_window,
-    header_windows,
-    linear_bounds,
-)
-from viewer.gui.corner_label import OutlinedLabel, layout_corners
+from viewer.display.window import Window
+from viewer.gui.slice_geometry import SliceGeometry
 from viewer.gui.slice_items import ACQUIRED, CROSS_PEN, TOOLS, SliceItems
 from viewer.gui.slice_modes import SliceModes
+from viewer.gui.slice_text import SliceText
+from viewer.gui.slice_window import SliceWindow
 
 __all__ = ["ACQUIRED", "TOOLS", "SliceView"]
-
-_GREY = np.arange(256, dtype=np.uint8)
 
 
 class _SliceViewBox(pg.ViewBox):
@@ -84,7 +78,7 @@ class _SliceViewBox(pg.ViewBox):
         super().mouseClickEvent(ev)
 
 
-class SliceView(SliceItems, SliceModes, QWidget):
+class SliceView(SliceItems, SliceModes, SliceWindow, SliceGeometry, SliceText, QWidget):
     """Shows one plane of a stack. Slices not yet decoded show as "loading" until they arrive.
 
     Signals
@@ -176,37 +170,6 @@ class SliceView(SliceItems, SliceModes, QWidget):
             self.viewbox.addItem(line, ignoreBounds=True)
             line.hide()
         self._init_modes()
-
-    # ------------------------------------------------------------------ setup
-
-    def _label(self, key: str, big: bool = False) -> OutlinedLabel:
-        lab = OutlinedLabel(self, 15 if big else 12, bold=big)
-        align = {
-            "tl": Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignTop,
-            "tr": Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignTop,
-            "bl": Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignBottom,
-            "br": Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignBottom,
-        }.get(key, Qt.AlignmentFlag.AlignCenter)
-        lab.setAlignment(align)
-        return lab
-
-    def resizeEvent(self, ev):  # noqa: N802
-        super().resizeEvent(ev)
-        w, h, m = self.width(), self.height(), 6
-        self._edge["left"].setGeometry(m, h // 2 - 12, 40, 24)
-        self._edge["left"].setAlignment(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter)
-        self._edge["right"].setGeometry(w - 40 - m, h // 2 - 12, 40, 24)
-        self._edge["right"].setAlignment(
-            Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
-        # Narrow views (1x3 layout): the top letter goes below the corner text.
-        self._edge["top"].setGeometry(w // 2 - 30, m + (52 if w < 640 else 16), 60, 24)
-        self._edge["bottom"].setGeometry(w // 2 - 30, h - m - 40, 60, 24)
-        for lab in self._edge.values():
-            lab.raise_()
-        self._notice.setGeometry(m + 20, h // 2 - 60, max(40, w - 2 * m - 40), 120)
-        self._notice.raise_()
-        self._update_text()
-        self._update_bar()
 
     # ------------------------------------------------------------------ state
 
@@ -304,43 +267,6 @@ class SliceView(SliceItems, SliceModes, QWidget):
         self.scroll_direction = direction
         self._update_text()
 
-    def set_window(self, window: Window) -> None:
-        self.window = window
-        self._apply_levels()
-        self._apply_lut()  # a SIGMOID window is a table; another window needs none again
-        self._update_text()
-        self.window_changed.emit(window.center, window.width)
-
-    def apply_preset(self, name: str) -> None:
-        """A CT preset by name, "header" (first stored window) or "auto" (percentiles)."""
-        if name in CT_PRESETS:
-            self.set_window(CT_PRESETS[name])
-        elif name == "header" and self.pixels is not None and self.pixels.stack.first.windows:
-            # with the header's VOI LUT Function (SIGMOID, LINEAR_EXACT)
-            self.set_window(header_windows(self.pixels.stack.first)[0])
-        elif name == "auto" and self._shown is not None:
-            self.set_window(auto_window(self._real(self._shown)))
-
-    def set_inverted(self, on: bool) -> None:
-        self.inverted = on
-        self._apply_lut()
-
-    def set_transform(self, transform: ViewTransform) -> None:
-        """Rotate/flip the display; measurements and crosshair follow."""
-        self.transform = transform
-        self._items_key = None  # rebuild items in the new orientation
-        self.refresh()
-        self.fit()
-
-    def rotate(self, clockwise: bool = True) -> None:
-        self.set_transform(self.transform.rotated(clockwise))
-
-    def flip_horizontal(self) -> None:
-        self.set_transform(self.transform.flipped_horizontal())
-
-    def flip_vertical(self) -> None:
-        self.set_transform(self.transform.flipped_vertical())
-
     def reset(self) -> None:
         """Default window, no rotation/flip/invert, fitted to the window."""
         self.inverted = False
@@ -352,74 +278,7 @@ class SliceView(SliceItems, SliceModes, QWidget):
         if self.window is not None:
             self.window_changed.emit(self.window.center, self.window.width)
 
-    def set_show_patient_details(self, on: bool) -> None:
-        self.show_patient_details = on
-        self._update_text()
-
-    def fit(self) -> None:
-        """Fit the image to the window (again when the first slice arrives)."""
-        if self._shown is None:
-            self._needs_fit = True
-            return
-        self.viewbox.autoRange(padding=0.02)
-
-    def zoom(self, factor: float) -> None:
-        self.viewbox.scaleBy((1 / factor, 1 / factor))
-
-    def one_to_one(self) -> None:
-        """One image pixel per screen pixel (along columns)."""
-        if self._shown is None:
-            return
-        _, col_mm = self._display_spacing()
-        vb = self.viewbox
-        w_px = max(1.0, vb.width())
-        center = vb.viewRect().center()
-        half = w_px * col_mm / 2
-        h_half = max(1.0, vb.height()) * col_mm / 2
-        vb.setRange(QRectF(center.x() - half, center.y() - h_half, 2 * half, 2 * h_half),
-                    padding=0)
-
-    def zoom_factor(self) -> float:
-        """Screen pixels per image pixel (along columns)."""
-        if self._shown is None:
-            return 1.0
-        _, col_mm = self._display_spacing()
-        vr = self.viewbox.viewRect()
-        return self.viewbox.width() / max(vr.width() / col_mm, 1e-6)
-
     # ------------------------------------------------------------------ data
-
-    def calibration(self) -> pixel_spacing.PixelCalibration:
-        """What a pixel of the shown plane measures: Pixel Spacing, "at detector", px, ..."""
-        if self.plane != ACQUIRED and self._reformat is not None:
-            return pixel_spacing.millimetres(self._reformat.pixel_spacing(self.plane))
-        return pixel_spacing.for_stack(self.pixels.stack)
-
-    def _spacing(self) -> tuple[float, float]:
-        """(row, column) size in scene units (mm, or 1 for pixels) of the shown plane's source
-        image (before rotate/flip)."""
-        return self.calibration().display_spacing
-
-    def _display_spacing(self) -> tuple[float, float]:
-        return self.transform.spacing(*self._spacing())
-
-    def plane_shape(self) -> tuple[int, int]:
-        """(rows, columns) of the shown plane's source image, loaded or not."""
-        if self.plane == ACQUIRED or self._reformat is None:
-            return tuple(self.pixels.shape[1:3])  # type: ignore[return-value]
-        ns, np_, nl = self._reformat.shape
-        return {"axial": (np_, nl), "coronal": (ns, nl), "sagittal": (ns, np_)}[self.plane]
-
-    def source_to_view(self, x: float, y: float) -> QPointF:
-        """Source pixel coordinates (column, row; centres at +0.5) -> view coordinates (mm)."""
-        xd, yd = self.transform.to_display(x, y, self.plane_shape())
-        rows_mm, cols_mm = self._display_spacing()
-        return QPointF(xd * cols_mm, yd * rows_mm)
-
-    def view_to_source(self, p: QPointF) -> tuple[float, float]:
-        """View coordinates (mm) -> source pixel coordinates (column, row)."""
-        rows_mm, cols_mm = self._display_spacing()
-        return self.transform.to_source(p.x() / cols_mm, p.y() / rows_mm, self.plane_shape())
 
     def current_image(self) -> np.ndarray | None:
         """Stored values of the shown plane, or None while it is still loading. A slice that
@@ -508,184 +367,3 @@ class SliceView(SliceItems, SliceModes, QWidget):
             self._on_mouse_moved(self._cursor_scene_pos)  # the value under a still cursor
         if img is not None:
             self.image_shown.emit()
-
-    def _initial_window(self, img: np.ndarray) -> Window:
-        """The window ``img`` (stored values of the shown plane) opens with: the default chosen
-        for its modality, where "header" is the stored window (else automatic)."""
-        px = self.pixels
-        h = px.stack.first
-        choice = self.default_window_ct if h.modality == "CT" else self.default_window_other
-        if h.modality == "CT" and choice in CT_PRESETS:
-            return CT_PRESETS[choice]
-        if choice == "header" and self.suv_default_window() is not None:
-            return self.suv_default_window()  # PET: SUV 0-5
-        # One series, one window: every plane (and a slab) opens with the window of the
-        # stack's middle slice, as the acquired plane does, not of its own image.
-        mid = px.stack.n_frames // 2
-        stored = px.ready_frame(mid)
-        if stored is not None:
-            from viewer.dicom.pixels import to_real
-
-            real = to_real(stored, px.stack.frames[mid].header)
-        else:
-            real = self._real(img)
-        return auto_window(real) if choice == "auto" else default_window(h, real)
-
-    def _sigmoid(self) -> bool:
-        return (self.window is not None and self.window.function == "SIGMOID"
-                and self._shown is not None and self._shown.ndim == 2 and not self._placeholder)
-
-    def _apply_levels(self) -> None:
-        if self._placeholder:
-            self.image.setLevels((0, 1))  # zeros: black, whatever the window
-            return
-        if self._shown is None or self.window is None or self._shown.ndim == 3:
-            return
-        if self._sigmoid():
-            return  # levels and table together: _apply_lut
-        h = self._header()
-        lo, hi = linear_bounds(self.window)  # the bounds apply_window uses (thumbnail, export)
-        if h.modality_lut is None and h.rescale_slope > 0:
-            # Levels in stored units keep pyqtgraph on its lookup-table fast path.
-            lo = (lo - h.rescale_intercept) / h.rescale_slope
-            hi = (hi - h.rescale_intercept) / h.rescale_slope
-        self.image.setLevels((lo, hi))
-
-    def _apply_lut(self) -> None:
-        if self.pixels is None:
-            return
-        invert = self.inverted != (self.pixels.stack.first.photometric == "MONOCHROME1")
-        if self._placeholder:
-            invert = False  # a placeholder stays dark, also for MONOCHROME1
-        if self._sigmoid():
-            levels, lut = self._sigmoid_table()
-            self.image.setLevels(levels)
-            self.image.setLookupTable(self._coloured(255 - lut if invert else lut))
-            return
-        self.image.setLookupTable(self._coloured(_GREY[::-1] if invert else None))
-
-    def _sigmoid_table(self) -> tuple[tuple[float, float], np.ndarray]:
-        """Levels and a uint8 table that draw the shown slice exactly as apply_window does
-        (thumbnails, exports) for a non-linear VOI function: for 8/16-bit stored values one
-        entry per value (the levels make pyqtgraph index the table by value), else 4096
-        steps over the slice's range."""
-        img = self._shown
-        if img.dtype.kind in "iu" and img.dtype.itemsize <= 2:
-            info = np.iinfo(img.dtype)
-            values = np.arange(info.min, info.max + 1, dtype=np.int64).astype(img.dtype)
-            levels = (float(info.min), float(info.max) + 1.0)
-        else:
-            lo, hi = float(np.nanmin(img)), float(np.nanmax(img))
-            hi = hi if hi > lo else lo + 1.0
-            values = np.linspace(lo, hi, 4096).astype(img.dtype)
-            levels = (lo, hi + (hi - lo) / 4095.0)
-        return levels, apply_window(self._real(values), self.window)
-
-    def _on_window_dragged(self, dx: float, dy: float) -> None:
-        if self.window is None:
-            return
-        # Sensitivity scales with the width, so fine and coarse windows both feel natural.
-        # No floor of 1: PET, dose and parametric maps have windows narrower than 1; the
-        # width changes by a factor, so it stays positive however far one drags.
-        k = self.window.width / 200.0
-        width = self.window.width * math.exp(dx / 200.0)
-        center = self.window.center - dy * k
-        self.set_window(Window(center, width, "custom", self.window.function))
-
-    # ------------------------------------------------------------------ text
-
-    def edge_letters(self) -> dict[str, str]:
-        if self.pixels is None:
-            return {}
-        if self.plane == ACQUIRED or self._reformat is None:
-            base = self.pixels.stack.edge_letters or {}
-        else:
-            base = self._reformat.edge_letters(self.plane)
-        return self.transform.letters(base) if base else {}
-
-    def position_mm(self) -> float | None:
-        """Slice position: distance along the normal (acquired) or patient coordinate (MPR)."""
-        if self.pixels is None:
-            return None
-        if self.plane == ACQUIRED or self._reformat is None:
-            pos = self.pixels.stack.slice_positions
-            return float(pos[self.index]) if pos is not None else None
-        return self._reformat.position_mm(self.plane, self.index)
-
-    def _update_text(self) -> None:
-        if self.pixels is None:
-            for lab in (*self._corner.values(), *self._edge.values(), self._notice):
-                lab.setText("")
-            self._bar.hide()
-            return
-        self._notice.setText(self.problem() if self._shown is not None else "")
-        st = self.pixels.stack
-        h = st.first
-        plane = st.plane.lower() if self.plane == ACQUIRED else self.plane
-        vs = volume_series(st)  # a volume of a 4-D series: series title, volume line below
-        label = vs.label if vs is not None else st.label
-        title = label if label.startswith(h.modality) else f"{h.modality} {label}"
-        text = corner_text(
-            h, title=title, plane=plane, index=self.display_position(), n_slices=self.n_slices,
-            position_mm=self.position_mm(), window=self.window, spacing=self._spacing(),
-            transform=self.transform, zoom=self.zoom_factor(), loading=self._shown is None,
-            include_patient=self.show_patient_details, calibration=self.calibration(),
-            instance_number=(st.frames[self.index].header.instance_number
-                             if self.plane == ACQUIRED else None),
-            narrow=self.width() < 420)  # 1x3 layout: short lines that do not collide
-        if vs is not None:
-            i = vs.index_of(st)
-            text["tr"].insert(1, f"vol {i + 1}/{vs.count}  {vs.labels[i]}")
-        if self.slab_active:
-            text["tr"].append(self.slab_text())
-        text["bl"][1:1] = self.suv_corner_lines()
-        layout_corners(self._corner, text, self.width(), self.height())
-        letters = self.edge_letters()
-        for k, lab in self._edge.items():
-            lab.setText(letters.get(k, ""))
-
-    def leaveEvent(self, ev):  # noqa: N802
-        self._cursor_scene_pos = None  # no value to refresh once the cursor has left
-        super().leaveEvent(ev)
-
-    def _on_mouse_moved(self, scene_pos: QPointF) -> None:
-        self._cursor_scene_pos = QPointF(scene_pos)
-        if self._shown is None or self.pixels is None:
-            return
-        x, y = self.view_to_source(self.viewbox.mapSceneToView(scene_pos))
-        col, row = int(np.floor(x)), int(np.floor(y))
-        img = self._shown
-        if not (0 <= row < img.shape[0] and 0 <= col < img.shape[1]):
-            self.cursor_moved.emit("")
-            return
-        if img.ndim == 3:
-            value = "RGB " + " ".join(str(int(v)) for v in img[row, col])
-        else:
-            value = self.value_text(float(self._real(img[row : row + 1, col : col + 1])[0, 0]))
-            if self.slab_active:
-                value += f"  ({self.slab_text().split(' (')[0]})"
-        xyz = self.patient_coordinates(row, col)
-        where = f"  ({xyz[0]:.1f}, {xyz[1]:.1f}, {xyz[2]:.1f}) mm LPS" if xyz is not None else ""
-        self.cursor_moved.emit(f"row {row} col {col}: {value}{where}")
-
-    def patient_coordinates(self, row: int, col: int) -> tuple[float, float, float] | None:
-        """Patient LPS coordinates (mm) of a pixel of the shown plane."""
-        st = self.pixels.stack if self.pixels is not None else None
-        if st is None or st.affine is None:
-            return None
-        if self.plane == ACQUIRED or self._reformat is None:
-            # From the slice's own position: exact even after a missing slice.
-            ref = st.frames[self.index]
-            o = np.asarray(ref.orientation)
-            row_mm, col_mm = st.spacing[1], st.spacing[2]
-            v = np.asarray(ref.position) + col * col_mm * o[:3] + row * row_mm * o[3:]
-        else:
-            r = self._reformat
-            n = r.shape
-            idx = {
-                "axial": (col, row, self.index),
-                "coronal": (col, self.index, n[0] - 1 - row),
-                "sagittal": (self.index, col, n[0] - 1 - row),
-            }[self.plane]
-            v = r.affine @ [*idx, 1]
-        return float(v[0]), float(v[1]), float(v[2])
