@@ -74,7 +74,8 @@ def test_a_worker_refuses_a_descriptor_whose_number_was_reused(case):
     other = a.region()
     forged = shm_volume.Region(other.pid, other.fd, b.dev, b.ino, other.shape, other.dtype)
     assert shm_volume.open_region(forged) is None  # a's number, b's inode: not written
-    job = resample_pool._Job(Plan(vol.shape, src, dst, shape, mm).args, forged, forged, (0,))
+    job = resample_pool._Job("Plan", Plan(vol.shape, src, dst, shape, mm).args, forged, forged,
+                             (0,))
     assert isinstance(resample_pool._run_one(job), str)  # why, and the app does the planes
 
 
@@ -112,3 +113,26 @@ def test_a_volume_already_in_shared_memory_resamples_the_same(case):
                            shared=shared)
     assert resample_pool.LAST_RUN["pids"] and resample_pool.LAST_RUN["here"] == 0
     assert np.array_equal(got.view(np.uint32), want.view(np.uint32))
+
+
+def test_labels_map_back_in_the_processes_the_same_with_their_counts(case):
+    """The runner's labels (an [i, j, k] array in shared memory, seen as [k, j, i]) come back
+    onto a 1.1 M-voxel stack in the workers: the threads' labels and per-label counts."""
+    from viewer.ai.resample import labels_to_stack
+
+    vol, src, dst, shape, mm = case
+    rng = np.random.default_rng(3)
+    shared = shm_volume.allocate((60, 64, 56), np.uint8)
+    shared.array[...] = rng.integers(0, 4, shared.array.shape)
+    labels = shared.array.transpose(2, 1, 0)
+    stack_shape = (40, 170, 160)  # 1.09 M voxels
+    want_counts, got_counts = np.zeros(256, np.int64), np.zeros(256, np.int64)
+    want = labels_to_stack(labels, np.linalg.inv(src) @ dst @ np.diag([0.4, 0.4, 0.4, 1]),
+                           np.eye(4), stack_shape, threads=2, counts=want_counts)
+    got = labels_to_stack(labels, np.linalg.inv(src) @ dst @ np.diag([0.4, 0.4, 0.4, 1]),
+                          np.eye(4), stack_shape, counts=got_counts, processes=True,
+                          shared=shared)
+    assert resample_pool.LAST_RUN["pids"] and resample_pool.LAST_RUN["here"] == 0
+    assert 0 < np.count_nonzero(want) < want.size
+    assert np.array_equal(got, want) and np.array_equal(got_counts, want_counts)
+    assert want_counts.sum() == want.size

@@ -26,6 +26,7 @@ from viewer.ai.registry import ModelEntry, applicability_warnings, check_applica
 from viewer.ai.resample import grid_affine, labels_to_stack, resample_to_grid, stack_center
 from viewer.ai.result import AnalysisResult
 from viewer.ai.rules import implausible, slices_in_range
+from viewer.dicom import shm_volume
 from viewer.errors import ModelError, OperationCancelled
 
 log = logging.getLogger(__name__)
@@ -141,7 +142,6 @@ class Runner:
             sess, t_session = built.result()
         if cancel.is_set():
             raise OperationCancelled("analysis cancelled")
-        from viewer.dicom import shm_volume
         from viewer.dicom.pixels import to_real_volume
 
         m = entry.manifest
@@ -250,14 +250,19 @@ class Runner:
         t = time.perf_counter()
         # Output channels are listed in the manifest's label order.
         values = np.array([lab.value for lab in m.labels], dtype=np.uint8)
-        labels = channel_labels(out[0] if m.layout == "NCDHW" else np.moveaxis(out[0], -1, 0),
-                                values, threads=self.threads)
-        del out
+        logits = out[0] if m.layout == "NCDHW" else np.moveaxis(out[0], -1, 0)
+        # In shared memory: the decoder processes map the labels back onto the stack.
+        shared = shm_volume.allocate(logits.shape[1:], np.uint8)
+        labels = channel_labels(logits, values, threads=self.threads,
+                                out=None if shared is None else shared.array)
+        del out, logits
         if grid.array_axes == "ijk":
             labels = labels.transpose(2, 1, 0)  # a view: labels_to_stack gathers through it
         counts = np.zeros(256, np.int64)
         on_stack = labels_to_stack(labels, g_aff, stack.affine, shape, slice_mm=pos,
-                                   threads=self.threads, counts=counts)
+                                   threads=self.threads, counts=counts, processes=True,
+                                   shared=shared)
+        del shared
         timings["map_back"] = time.perf_counter() - t
         res = self._base(entry, sess, stack, timings)
         res.label_volume = on_stack
@@ -329,7 +334,8 @@ def _check_output(shape: list, m: ModelManifest, entry: ModelEntry) -> None:
                          f"labels; give output.labels one entry per channel")
 
 
-def channel_labels(logits: np.ndarray, values: np.ndarray, threads: int = 1) -> np.ndarray:
+def channel_labels(logits: np.ndarray, values: np.ndarray, threads: int = 1,
+                   out: np.ndarray | None = None) -> np.ndarray:
     """Label value of the largest channel at each voxel: ``logits`` is ``(C, *spatial)``,
     ``values[c]`` the label of channel ``c``; returns uint8 ``spatial``.
 
@@ -340,10 +346,11 @@ def channel_labels(logits: np.ndarray, values: np.ndarray, threads: int = 1) -> 
     channel wins only when strictly larger: the first maximum, as argmax); NaN logits are
     skipped (np.nanargmax's choice; an all-NaN voxel gets channel 0). Done in blocks of
     voxels that stay in cache, shared among ``threads`` (numpy's ufuncs release the GIL);
-    ``logits`` is only read."""
+    ``logits`` is only read. ``out``: a C-contiguous uint8 array of ``spatial``'s size to
+    write into (e.g. shared memory)."""
     c_n = logits.shape[0]
     flat = logits.reshape(c_n, -1)  # a view for the runner's contiguous output
-    out = np.empty(flat.shape[1], dtype=np.uint8)
+    out = np.empty(flat.shape[1], dtype=np.uint8) if out is None else out.reshape(-1)
     step = 1 << 17  # voxels per block: its maximum, mask and channel slice stay in L2 cache
 
     def part(starts) -> None:
