@@ -72,6 +72,9 @@ def run_in_processes(src: np.ndarray, plan, out_dtype, cancel=None, shared=None)
     if (int(np.prod(plan.shape)) < MIN_VOXELS or decode_pool.workers() < 2
             or decode_pool.is_closed()):
         return None
+    decode_pool.start()
+    if not decode_pool.pids():  # no worker processes on this host: threads, not one loop
+        return None
     src = np.ascontiguousarray(src)
     if shared is not None and not (shared.array.ctypes.data == src.ctypes.data
                                    and shared.array.nbytes == src.nbytes
