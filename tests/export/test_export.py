@@ -207,20 +207,20 @@ def test_failures_and_cancel_leave_nothing(shared_data, tmp_path, monkeypatch):
         images.save_image(render_slice(0), tmp_path / "x.tif")
 
 
-def test_analyze_writes_a_dicom_seg_that_reads_back(tmp_path):
+def test_analyze_writes_a_dicom_seg_that_reads_back(sample_t1_cli):
     from viewer.paths import sample_study_dir
 
-    seg = tmp_path / "tissue.dcm"
-    code = cli_main(["analyze", str(sample_study_dir()), "--model", "brainchop-tissue",
-                     "--series", "1", "--out", str(tmp_path / "run"), "--seg-out", str(seg),
-                     "--quiet"])
+    # `analyze --series 1 --seg-out` (and --json), run once per session (conftest)
+    code, _, run, seg, _ = sample_t1_cli
     assert code == 0
-    labels = np.load(tmp_path / "run" / "labels.npy")
+    labels = np.load(run / "labels.npy")
     stack = scan_folder(str(sample_study_dir())).stacks()[0]
     back = read_seg(str(seg), stack)
     assert np.array_equal(back.label_volume, labels)
     assert {lab.name for lab in back.labels} == {"White Matter", "Grey Matter"}
     # A second run refuses to replace it without --overwrite (before running the model).
+    written = {p: p.stat().st_mtime_ns for p in (seg, *run.iterdir())}
     assert cli_main(["analyze", str(sample_study_dir()), "--model", "brainchop-tissue",
-                     "--series", "1", "--out", str(tmp_path / "run"), "--seg-out", str(seg),
+                     "--series", "1", "--out", str(run), "--seg-out", str(seg),
                      "--quiet"]) == 2
+    assert {p: p.stat().st_mtime_ns for p in (seg, *run.iterdir())} == written

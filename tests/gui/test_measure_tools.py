@@ -65,7 +65,7 @@ def click(qtbot, view, p, double: bool = False) -> None:
                 kind, QPointF(at), QPointF(vp.mapToGlobal(at)), Qt.MouseButton.LeftButton,
                 Qt.MouseButton.NoButton if kind == QEvent.Type.MouseButtonRelease
                 else Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier))
-    qtbot.wait(400)  # apart: no double click between separate clicks
+    qtbot.wait(50)  # apart (QTest's clicks never make a double click): see mouse_drag
 
 
 def trace(qtbot, view, pts, steps: int = 8) -> None:
@@ -78,7 +78,7 @@ def trace(qtbot, view, pts, steps: int = 8) -> None:
             QTest.mouseMove(vp, a + (b - a) * (i / steps))
             qtbot.wait(5)  # each move delivered, not merged into the next
     QTest.mouseRelease(vp, Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier, at[-1])
-    qtbot.wait(400)
+    qtbot.wait(50)  # as after mouse_drag
 
 
 def newest(win, view):
