@@ -349,13 +349,6 @@ def gui_main(argv: list[str]) -> int:
 def main(argv: list[str] | None = None) -> int:
     """Run ``radviewer ARGV``; returns the exit status (see :data:`EXIT_CODES`)."""
     argv = sys.argv[1:] if argv is None else argv
-    if argv and argv[0] == "analyze":
-        from viewer.dicom import decode_pool
-
-        # The decoders' forkserver imports its codecs (~0.2 s) beside this process's own
-        # imports and scan, so that its workers are ready when the first slice is read
-        # (started after the imports, they kept the read waiting ~0.1 s).
-        decode_pool.prestart()
     if argv and argv[0] in _COMMANDS:
         import warnings
 
