@@ -100,9 +100,10 @@ def series_index(catalog, stack) -> int:
     return next(i for i, st in enumerate(catalog.stacks(), 1) if st is stack)
 
 
-def run_model(model_id: str, stack, pixels, quiet: bool = False, on_running=None):
+def run_model(model_id: str, stack, pixels, quiet: bool = False, on_running=None,
+              entries=None):
     """Run model ``model_id`` on ``stack`` with a progress bar on stderr; ``on_running()`` is
-    called as a 3-D network starts its run.
+    called as a 3-D network starts its run; ``entries``: the models discovered already.
 
     Raises LookupError for a usage problem (unknown, unavailable or inapplicable model),
     ViewerError when the run fails, OperationCancelled on Ctrl+C.
@@ -112,7 +113,7 @@ def run_model(model_id: str, stack, pixels, quiet: bool = False, on_running=None
     from viewer.errors import ModelError, OperationCancelled
 
     try:
-        entry = find(model_id, discover())
+        entry = find(model_id, discover() if entries is None else entries)
     except ModelError as exc:
         raise LookupError(str(exc)) from None
     if not entry.available:
@@ -176,7 +177,8 @@ def cmd_analyze(args: argparse.Namespace) -> int:
     try:
         catalog = scan_folder(study_path(args.path, args.sample))
         remember_catalog(catalog)
-        stack = pick_stack(catalog, args.series, _fits(args.model))
+        entries = _discover()
+        stack = pick_stack(catalog, args.series, _fits(args.model, entries))
     except (ViewerError, LookupError) as exc:
         return fail("analyze", str(exc), EXIT_USAGE)
     out = Path(args.out).expanduser()
@@ -207,7 +209,7 @@ def cmd_analyze(args: argparse.Namespace) -> int:
         try:
             ahead = OutputsAhead(stack, pixels)
             result = run_model(args.model, stack, pixels, quiet=args.quiet,
-                               on_running=ahead.start)
+                               on_running=ahead.start, entries=entries)
         except LookupError as exc:
             return fail("analyze", str(exc), EXIT_USAGE)
         if seg_out is not None and result.label_volume is None:
@@ -263,14 +265,21 @@ def cmd_analyze(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def _fits(model_id: str):
-    """``stack -> bool``: whether model ``model_id`` may run on it (None: no such model;
-    the run then says why)."""
-    from viewer.ai.registry import discover, find, not_applicable_reason
+def _discover():
+    """The models found (once per command: a discovery reads every manifest)."""
+    from viewer.ai.registry import discover
+
+    return discover()
+
+
+def _fits(model_id: str, entries=None):
+    """``stack -> bool``: whether model ``model_id`` (among ``entries``, default: discovered
+    now) may run on it (None: no such model; the run then says why)."""
+    from viewer.ai.registry import find, not_applicable_reason
     from viewer.errors import ModelError
 
     try:
-        entry = find(model_id, discover())
+        entry = find(model_id, _discover() if entries is None else entries)
     except ModelError:
         return None
     return lambda st: not_applicable_reason(entry, st) is None
