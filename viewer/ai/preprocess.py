@@ -7,10 +7,12 @@ import numpy as np
 from viewer.numeric import percentile
 
 
-def apply_intensity(x: np.ndarray, ops, inplace: bool = False) -> np.ndarray:
+def apply_intensity(x: np.ndarray, ops, inplace: bool = False,
+                    value_range=None) -> np.ndarray:
     """Apply ``ops`` to real-valued pixels ``x``; returns float32. With ``inplace`` (``x`` a
     float32 array the caller gives up) the linear ops write into ``x``: no full-size copy,
-    the same values.
+    the same values. ``value_range``: ``x``'s ``[min(), max()]`` when known already (the
+    resampling finds them), used by a first ``minmax`` instead of two passes over ``x``.
 
     - ``percentile_clip`` {low, high}: clip to those percentiles of ``x``;
     - ``minmax``: scale to [0, 1];
@@ -21,13 +23,16 @@ def apply_intensity(x: np.ndarray, ops, inplace: bool = False) -> np.ndarray:
     - ``scale`` {factor}: multiply.
     """
     x = np.asarray(x, dtype=np.float32)
-    for op in ops:
+    for i, op in enumerate(ops):
         name = op["op"]
         if name == "percentile_clip":
             lo, hi = percentile(x, [op["low"], op["high"]])
             x = np.clip(x, lo, hi)
         elif name == "minmax":
-            lo, hi = float(x.min()), float(x.max())
+            if i == 0 and value_range is not None:  # x is still the input they describe
+                lo, hi = float(value_range[0]), float(value_range[1])
+            else:
+                lo, hi = float(x.min()), float(x.max())
             x = _affine(x, lo, hi - lo, inplace)
         elif name == "zscore":
             x = _affine(x, float(x.mean()), float(x.std()), inplace)
@@ -51,8 +56,16 @@ def _affine(x: np.ndarray, shift: float, scale: float, inplace: bool) -> np.ndar
         return np.zeros_like(x)
     if not (inplace and x.dtype == np.float32 and x.flags.writeable):
         return (x - shift) / scale
-    np.subtract(x, shift, out=x)
-    np.divide(x, scale, out=x)
+    if not x.flags.c_contiguous:
+        np.subtract(x, shift, out=x)
+        np.divide(x, scale, out=x)
+        return x
+    flat = x.reshape(-1)  # a view
+    step = 1 << 16  # both steps on a block while it is in cache: one pass over memory
+    for s in range(0, flat.size, step):
+        part = flat[s:s + step]
+        np.subtract(part, shift, out=part)
+        np.divide(part, scale, out=part)
     return x
 
 

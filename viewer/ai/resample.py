@@ -54,7 +54,7 @@ def resample_to_grid(vol: np.ndarray, src_affine: np.ndarray, dst_affine: np.nda
                      dst_shape_ijk: tuple[int, int, int], fill: float = 0.0,
                      cancel=None, slice_mm=None, ijk: bool = False,
                      threads: int | None = None, processes: bool = False,
-                     shared=None) -> np.ndarray:
+                     shared=None, value_range: list | None = None) -> np.ndarray:
     """Trilinear sample of ``vol[k, j, i]`` onto the destination grid; returns float32
     ``[k, j, i]`` of the destination (``[i, j, k]``, C-contiguous, with ``ijk``: the order
     most 3-D networks take, without a transposing copy). Points outside get ``fill``.
@@ -62,7 +62,8 @@ def resample_to_grid(vol: np.ndarray, src_affine: np.ndarray, dst_affine: np.nda
     ``processes``: shared among the decoder processes instead where they can take it
     (:mod:`viewer.ai.resample_pool`; the same values, without the GIL between the threads);
     ``shared``: the :class:`~viewer.dicom.shm_volume.SharedVolume` that ``vol`` already is
-    (not copied there).
+    (not copied there). ``value_range``: a list that gets the output's ``[min(), max()]``
+    (found plane by plane as they are made: no pass over the whole output).
 
     Gap-aware with ``slice_mm`` (each source slice's own distance along the slice normal,
     mm, ascending; the stack's ``slice_positions``): ``src_affine``'s slice column is then
@@ -74,22 +75,28 @@ def resample_to_grid(vol: np.ndarray, src_affine: np.ndarray, dst_affine: np.nda
     if processes and fill == 0:
         from viewer.ai.resample_pool import resample_in_processes
 
-        out = resample_in_processes(src, plan, cancel, shared=shared)
-        if out is not None:
-            return out
+        done = resample_in_processes(src, plan, cancel, shared=shared)
+        if done is not None:
+            if value_range is not None:
+                value_range[:] = [done[1][0], done[1][1]]
+            return done[0]
     # zeros: pages the OS hands over already zeroed, first touched by the worker threads
     out = (np.zeros(plan.shape, np.float32) if fill == 0
            else np.full(plan.shape, fill, np.float32))
     flat = src.reshape(-1)
-    local = threading.local()
+    local, lock, tally = threading.local(), threading.Lock(), []
 
     def one(k: int) -> None:
         w = getattr(local, "w", None)
         if w is None:
             w = local.w = plan.workspace()
-        plan.plane(flat, out[k], k, w)
+        r = plan.plane(flat, out[k], k, w)
+        with lock:
+            tally[:] = [r if not tally else Plan.combine(tally[0], r)]
 
     _each_slice(one, plan.shape[0], cancel, threads)
+    if value_range is not None:
+        value_range[:] = [tally[0][0], tally[0][1]]
     return out
 
 

@@ -70,16 +70,24 @@ class Plan:
         """Scratch arrays for :meth:`plane` (one per thread)."""
         return _Workspace(min(CHUNK, self.base.shape[1]))
 
-    def plane(self, flat: np.ndarray, out_plane: np.ndarray, k: int, w: _Workspace) -> None:
+    def plane(self, flat: np.ndarray, out_plane: np.ndarray, k: int,
+              w: _Workspace) -> np.ndarray:
         """Plane ``k`` of the output into ``out_plane`` (its voxels outside the source are
-        left as they are); ``flat`` is the source volume, float32, raveled."""
+        left as they are); ``flat`` is the source volume, float32, raveled. Returns the
+        plane's [minimum, maximum] (float32, taken while it is in cache; :meth:`combine` of
+        every plane's is the volume's ``min()`` and ``max()``)."""
         kept = self.bands.kept(self.m[:3, self.outer] * k)  # the voxels that may fall inside
-        if kept is None:
-            return
-        flat_out = out_plane.reshape(-1)
-        shift = self.m[:3, self.outer, None] * k
-        for s0 in range(kept.start, kept.stop, CHUNK):
-            self._part(flat, w, slice(s0, min(s0 + CHUNK, kept.stop)), shift, flat_out)
+        if kept is not None:
+            flat_out = out_plane.reshape(-1)
+            shift = self.m[:3, self.outer, None] * k
+            for s0 in range(kept.start, kept.stop, CHUNK):
+                self._part(flat, w, slice(s0, min(s0 + CHUNK, kept.stop)), shift, flat_out)
+        return np.array([out_plane.min(), out_plane.max()])
+
+    @staticmethod
+    def combine(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+        """Two planes' [minimum, maximum] as one (NaN spreads, as ndarray.min)."""
+        return np.array([np.minimum(a[0], b[0]), np.maximum(a[1], b[1])])
 
     def _part(self, flat, w, kept: slice, shift, flat_out) -> None:
         lo, hi, real_mm = self.lo, self.hi, self.real_mm
@@ -258,6 +266,8 @@ class BackPlan:
         np.take(flat, at, out=dst, mode="clip")
         dst *= inside  # 0 outside the grid
         return np.bincount(dst, minlength=256)
+
+    combine = staticmethod(np.add)  # the slices' counts add up
 
 
 def flat_view(labels: np.ndarray) -> tuple[np.ndarray, tuple[int, int, int]]:

@@ -48,23 +48,22 @@ class _Poll:
         return bool(self.cancel is not None and self.cancel())
 
 
-def resample_in_processes(src: np.ndarray, plan: Plan, cancel=None,
-                          shared=None) -> np.ndarray | None:
-    """The output of ``plan`` (zero outside the source) computed in the decoder processes, or
-    None where they cannot take it (the caller then uses threads). ``src``: float32 [k, j, i];
-    ``shared``: the SharedVolume whose array ``src`` is (else it is copied into one).
+def resample_in_processes(src: np.ndarray, plan: Plan, cancel=None, shared=None):
+    """``(output, [min, max] of it)`` of ``plan`` (zero outside the source) computed in the
+    decoder processes, or None where they cannot take it (the caller then uses threads).
+    ``src``: float32 [k, j, i]; ``shared``: the SharedVolume whose array ``src`` is (else it
+    is copied into one).
 
     Raises OperationCancelled when ``cancel()`` turns true."""
-    done = run_in_processes(src, plan, np.float32, cancel, shared)
-    return None if done is None else done[0]
+    return run_in_processes(src, plan, np.float32, cancel, shared)
 
 
 def run_in_processes(src: np.ndarray, plan, out_dtype, cancel=None, shared=None):
     """``(output, tally)`` of ``plan`` (a :class:`Plan` or :class:`BackPlan`: an output
-    ``plan.shape`` of ``out_dtype``, zero where no plane writes; ``tally``: the sum of what
-    its planes return, or None) computed in the decoder processes; None where they cannot
-    take it. ``src``: the plan's source (its memory is what the planes read); ``shared``: the
-    SharedVolume of that memory (else it is copied into one)."""
+    ``plan.shape`` of ``out_dtype``, zero where no plane writes; ``tally``: what its planes
+    return, put together by ``plan.combine``) computed in the decoder processes; None where
+    they cannot take it. ``src``: the plan's source (its memory is what the planes read);
+    ``shared``: the SharedVolume of that memory (else it is copied into one)."""
     from viewer.dicom import decode_pool, shm_volume
     from viewer.errors import OperationCancelled
 
@@ -98,7 +97,7 @@ def run_in_processes(src: np.ndarray, plan, out_dtype, cancel=None, shared=None)
         if isinstance(result, tuple):
             left.discard(i)
             pids.add(result[0])
-            tally = _add(tally, result[1])
+            tally = _add(tally, result[1], plan.combine)
     if poll.is_set():
         raise OperationCancelled("resampling cancelled")
     here = sorted(k for i in left for k in jobs[i].planes)  # not done there: done here
@@ -116,17 +115,17 @@ def run_in_processes(src: np.ndarray, plan, out_dtype, cancel=None, shared=None)
                 w = local.w = plan.workspace()
             r = plan.plane(flat, out.array[here[j]], here[j], w)
             with lock:
-                tally = _add(tally, r)
+                tally = _add(tally, r, plan.combine)
 
         _each_slice(one, len(here), cancel)
     LAST_RUN.update(pids=pids, here=len(here))
     return out.array, tally  # the mapping outlives the descriptor, closed with ``out``
 
 
-def _add(total, part):
+def _add(total, part, combine):
     if part is None:
         return total
-    return part.copy() if total is None else total + part
+    return part.copy() if total is None else combine(total, part)
 
 
 _cached: tuple[bytes, object] | None = None  # (worker) the last plan, built once per run
@@ -134,7 +133,7 @@ _cached: tuple[bytes, object] | None = None  # (worker) the last plan, built onc
 
 def _run_jobs(jobs: list[_Job]) -> list:
     """(worker) Each job's planes written into the app's output; per job (this process's
-    pid, the sum of what its planes returned), or why it could not (then the app computes
+    pid, what its planes returned, combined), or why it could not (then the app computes
     them)."""
     return [_run_one(job) for job in jobs]
 
@@ -154,7 +153,7 @@ def _run_one(job: _Job):
         plan = _cached[1]
         flat, w, tally = src.reshape(-1), plan.workspace(), None
         for k in job.planes:
-            tally = _add(tally, plan.plane(flat, dst[k], k, w))
+            tally = _add(tally, plan.plane(flat, dst[k], k, w), plan.combine)
         return os.getpid(), tally
     except Exception as exc:  # noqa: BLE001 - any failure: the app does these planes itself
         return f"{type(exc).__name__}: {exc}"

@@ -234,11 +234,12 @@ class Runner:
         pos = stack.slice_positions  # each slice's own position: gap-aware
         # Straight into the network's axis order ([i, j, k] or [k, j, i]), then normalised in
         # place: the one full-size float32 array until the output.
+        value_range: list = []  # the grid's [min, max], found plane by plane
         x = resample_to_grid(real, stack.affine, g_aff, grid.shape, cancel=cancel.is_set,
                              slice_mm=pos, ijk=grid.array_axes == "ijk", threads=self.threads,
-                             processes=True, shared=shared)
+                             processes=True, shared=shared, value_range=value_range)
         del real, shared
-        x = apply_intensity(x, m.intensity, inplace=True)
+        x = apply_intensity(x, m.intensity, inplace=True, value_range=value_range or None)
         x = x[None, None] if m.layout == "NCDHW" else x[None, ..., None]
         timings["resample"] = time.perf_counter() - t
         progress(20, 100, "running the model")
