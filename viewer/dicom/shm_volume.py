@@ -28,23 +28,11 @@ _ENABLED = sys.platform.startswith("linux") and hasattr(os, "memfd_create")
 
 
 @dataclass(frozen=True, slots=True)
-class FrameTarget:
-    """Where a worker writes one frame: byte ``offset`` of the app's (``pid``) descriptor
-    ``fd`` (device ``dev``, inode ``ino``), ``shape`` of ``dtype`` (numpy dtype string)."""
-
-    pid: int
-    fd: int
-    dev: int
-    ino: int
-    offset: int
-    shape: tuple[int, ...]
-    dtype: str
-
-
-@dataclass(frozen=True, slots=True)
 class Region:
-    """A whole shared volume for a worker to map (:func:`open_region`): the app's (``pid``)
-    descriptor ``fd`` (device ``dev``, inode ``ino``), an array ``shape`` of ``dtype``."""
+    """An array in the app's shared memory, for a worker: ``shape`` of ``dtype`` (numpy dtype
+    string) at byte ``offset`` of the app's (``pid``) descriptor ``fd`` (device ``dev``, inode
+    ``ino``). A whole volume (offset 0) is mapped with :func:`open_region`; one frame of it is
+    a :data:`FrameTarget`, written with :class:`Writer`."""
 
     pid: int
     fd: int
@@ -52,6 +40,10 @@ class Region:
     ino: int
     shape: tuple[int, ...]
     dtype: str
+    offset: int = 0
+
+
+FrameTarget = Region  # where a worker writes one frame
 
 
 @dataclass(frozen=True, slots=True)
@@ -93,8 +85,8 @@ class SharedVolume:
         if (not out.flags.c_contiguous or offset < 0 or offset + out.nbytes > self._nbytes
                 or out.dtype != self.array.dtype or not self._closer.alive):
             return None
-        return FrameTarget(self.pid, self.fd, self.dev, self.ino, offset, tuple(out.shape),
-                           out.dtype.str)
+        return FrameTarget(self.pid, self.fd, self.dev, self.ino, tuple(out.shape),
+                           out.dtype.str, offset)
 
 
     def region(self) -> Region:
@@ -114,7 +106,8 @@ def open_region(r: Region, write: bool = False) -> np.ndarray | None:
         dtype = np.dtype(r.dtype)
         count = int(np.prod(r.shape))
         mm = mmap.mmap(fd, max(1, count * dtype.itemsize), mmap.MAP_SHARED,
-                       mmap.PROT_READ | (mmap.PROT_WRITE if write else 0))
+                       mmap.PROT_READ | (mmap.PROT_WRITE if write else 0),
+                       offset=r.offset)  # a page-aligned offset, else ValueError: None
     except (OSError, ValueError):
         return None
     finally:
@@ -122,7 +115,7 @@ def open_region(r: Region, write: bool = False) -> np.ndarray | None:
     return np.frombuffer(mm, dtype, count=count).reshape(r.shape)
 
 
-def _open_app_fd(t: FrameTarget | Region, flags: int) -> int | None:
+def _open_app_fd(t: Region, flags: int) -> int | None:
     """(worker) The app's descriptor ``t.fd`` opened here through /proc, or None: /proc
     hidden, the app gone (or the load finished meanwhile), or the number reused by another
     file (checked by device and inode)."""
