@@ -12,6 +12,11 @@ from __future__ import annotations
 
 import numpy as np
 
+try:  # the same values compiled (optional: built where a C compiler was at install)
+    from viewer.ai import _trilinear as NATIVE
+except ImportError:  # pragma: no cover - depends on the install
+    NATIVE = None
+
 
 def _gaps(slice_mm, nk: int):
     """``slice_mm`` as a float array of ``nk`` ascending distances, or None (uniform)."""
@@ -65,6 +70,7 @@ class Plan:
         self.lo = [-e, -e, -e * step_mm if real_mm is not None else -e]
         self.bands = _Bands(base, self.lo, self.hi, step_mm if real_mm is not None else 1.0)
         self.base = base.reshape(3, -1)
+        self.native = NATIVE is not None  # False: the numpy code (the tests compare the two)
 
     def workspace(self) -> _Workspace:
         """Scratch arrays for :meth:`plane` (one per thread)."""
@@ -77,6 +83,13 @@ class Plan:
         plane's [minimum, maximum] (float32, taken while it is in cache; :meth:`combine` of
         every plane's is the volume's ``min()`` and ``max()``)."""
         kept = self.bands.kept(self.m[:3, self.outer] * k)  # the voxels that may fall inside
+        if (kept is not None and self.native and flat.dtype == np.float32
+                and out_plane.dtype == np.float32 and out_plane.flags.c_contiguous):
+            real = b"" if self.real_mm is None else self.real_mm
+            lo_hi = NATIVE.plane(flat, self.sizes, self.base, kept.start, kept.stop,
+                                 tuple(self.m[:3, self.outer] * k), tuple(self.lo),
+                                 tuple(self.hi), real, self.step_mm, out_plane)
+            return np.array(lo_hi, np.float32)
         if kept is not None:
             flat_out = out_plane.reshape(-1)
             shift = self.m[:3, self.outer, None] * k
