@@ -35,8 +35,8 @@ fi
 # the union, so the commands never reinstall each other's extras back and forth. With the stamp
 # current nothing touches the network: offline, everything installed, the commands still start.
 STAMP="$VENV/.radviewer-installed"
-# The C sources count too: the editable install builds them (viewer/ai/_trilinear.c).
-HASH="$(cat pyproject.toml viewer/ai/*.c | sha256sum | cut -c1-16)"
+# setup.py and the C sources count too: the editable install builds viewer/ai/_resample.c.
+HASH="$(cat pyproject.toml setup.py viewer/ai/*.c | sha256sum | cut -c1-16)"
 have_hash="" have_extras=""
 if [ -f "$STAMP" ]; then
     read -r have_hash have_extras <"$STAMP" || true

@@ -40,7 +40,10 @@ def _source(venv: Path, extras: str) -> list[str]:
 
 
 def _hash() -> str:
-    return hashlib.sha256((REPO / "pyproject.toml").read_bytes()).hexdigest()[:16]
+    """pyproject.toml's hash with setup.py and the C sources it builds (as _env.sh takes it)."""
+    files = [REPO / "pyproject.toml", REPO / "setup.py",
+             *sorted((REPO / "viewer" / "ai").glob("*.c"))]
+    return hashlib.sha256(b"".join(f.read_bytes() for f in files)).hexdigest()[:16]
 
 
 def test_first_install_then_nothing(venv):

@@ -63,6 +63,11 @@ def test_bundle_holds_models_sample_and_desktop_entry(bundle):
     assert (internal / "SimpleITK").is_dir()
     for dist in ("simpleitk", "pynetdicom", "dicomweb_client", "dicom_anonymizer", "isal"):
         assert list(internal.glob(f"{dist}-*.dist-info")), dist
+    # The compiled resampling travels with the app where it was built here.
+    from viewer.ai import resample_plan
+
+    if resample_plan.NATIVE is not None:
+        assert list((internal / "viewer" / "ai").glob("_resample.*.so"))
 
 
 def test_built_app_reaches_archives_with_pynetdicom(bundle, tmp_path):

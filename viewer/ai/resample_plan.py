@@ -6,6 +6,10 @@ gives the same values bit for bit.
 resample_to_grid`); :class:`BackPlan`: nearest-neighbour labels back onto the stack
 (:func:`viewer.ai.resample.labels_to_stack`). Arrays are indexed ``[k, j, i]``; affines map
 voxel indices ``(i, j, k, 1)`` to patient LPS millimetres.
+
+Each plane runs compiled (:data:`NATIVE`, ``viewer/ai/_resample.c``: the numpy code below
+operation for operation, the same bits) where the extension was built at install, else in
+numpy.
 """
 
 from __future__ import annotations
@@ -13,7 +17,7 @@ from __future__ import annotations
 import numpy as np
 
 try:  # the same values compiled (optional: built where a C compiler was at install)
-    from viewer.ai import _trilinear as NATIVE
+    from viewer.ai import _resample as NATIVE
 except ImportError:  # pragma: no cover - depends on the install
     NATIVE = None
 
@@ -86,7 +90,7 @@ class Plan:
         if (kept is not None and self.native and flat.dtype == np.float32
                 and out_plane.dtype == np.float32 and out_plane.flags.c_contiguous):
             real = b"" if self.real_mm is None else self.real_mm
-            lo_hi = NATIVE.plane(flat, self.sizes, self.base, kept.start, kept.stop,
+            lo_hi = NATIVE.trilinear(flat, self.sizes, self.base, kept.start, kept.stop,
                                  tuple(self.m[:3, self.outer] * k), tuple(self.lo),
                                  tuple(self.hi), real, self.step_mm, out_plane)
             return np.array(lo_hi, np.float32)
@@ -246,6 +250,7 @@ class BackPlan:
         base = m[:3, 0, None, None] * ii + m[:3, 1, None, None] * jj + m[:3, 3, None, None]
         self.base = base.reshape(3, -1)
         self.top = np.array([gi - 1, gj - 1, gk - 1], float)
+        self.native = NATIVE is not None  # False: the numpy code (the tests compare the two)
 
     def workspace(self):
         """Scratch arrays for :meth:`plane` (one per thread)."""
@@ -258,6 +263,12 @@ class BackPlan:
         ``flat``; returns its voxels per label value (np.bincount)."""
         m, strides = self.m, self.strides
         kk = k if self.real_mm is None else self.real_mm[k] / self.step_mm  # slice k's place
+        if (self.native and flat.dtype == np.uint8 and out_plane.dtype == np.uint8
+                and out_plane.flags.c_contiguous and flat.flags.c_contiguous):
+            counts = np.zeros(256, np.int64)
+            NATIVE.nearest(flat, tuple(strides), tuple(self.top), self.base,
+                           tuple(m[:3, 2] * kk), out_plane, counts)
+            return counts
         c, inside, test, off, at = w
         np.add(self.base, m[:3, 2, None] * kk, out=c)
         np.rint(c, out=c)  # whole grid indices (x, y, z), compared as the integers they are

@@ -1,7 +1,8 @@
-/* One output plane of viewer.ai.resample_plan.Plan, compiled: the same float64 index
- * arithmetic and the same float32 interpolation, operation for operation, as the numpy code
- * (Plan._part and _trilinear), so the values are the same bit for bit; about ten times less
- * CPU (numpy makes ~50 passes over a plane's temporaries, this makes one, without the GIL).
+/* The planes of viewer.ai.resample_plan compiled: trilinear() is one output plane of Plan
+ * (intensities onto a model's grid), nearest() one stack slice of BackPlan (labels back onto
+ * the series). Each does the numpy code's float64 index arithmetic and float32 interpolation
+ * operation for operation (Plan._part and _trilinear, BackPlan.plane), so the values are the
+ * same bit for bit, in one pass over the plane instead of numpy's ~50, without the GIL.
  *
  * Built as an optional extension (pyproject.toml): where it is missing the numpy code runs.
  * Compiled with -ffp-contract=off: a fused multiply-add would round once where numpy rounds
@@ -56,7 +57,7 @@ static inline float lerp(float lo, float hi, float f)
     return lo + hi;
 }
 
-static PyObject *plane(PyObject *self, PyObject *args)
+static PyObject *trilinear(PyObject *self, PyObject *args)
 {
     Py_buffer src, base, out, real;
     Py_ssize_t ni, nj, nk, start, stop;
@@ -71,7 +72,7 @@ static PyObject *plane(PyObject *self, PyObject *args)
     if (ni < 1 || nj < 1 || nk < 1 || src.len != total * (Py_ssize_t)sizeof(float)
         || base.len != 3 * n * (Py_ssize_t)sizeof(double) || start < 0 || stop > n
         || (real.len != 0 && real.len != nk * (Py_ssize_t)sizeof(double))) {
-        PyErr_SetString(PyExc_ValueError, "trilinear plane: arrays of the wrong size");
+        PyErr_SetString(PyExc_ValueError, "trilinear: arrays of the wrong size");
         goto done;
     }
     const float *v = src.buf;
@@ -129,14 +130,60 @@ done:
     return result;
 }
 
+static PyObject *nearest(PyObject *self, PyObject *args)
+{
+    Py_buffer labels, base, out, counts;
+    Py_ssize_t st[3];
+    double top[3], sh[3];
+    if (!PyArg_ParseTuple(args, "y*(nnn)(ddd)y*(ddd)w*w*", &labels, &st[0], &st[1], &st[2],
+                          &top[0], &top[1], &top[2], &base, &sh[0], &sh[1], &sh[2], &out,
+                          &counts))
+        return NULL;
+    PyObject *result = NULL;
+    const Py_ssize_t n = out.len;
+    if (base.len != 3 * n * (Py_ssize_t)sizeof(double)
+        || counts.len != 256 * (Py_ssize_t)sizeof(long long)) {
+        PyErr_SetString(PyExc_ValueError, "nearest: arrays of the wrong size");
+        goto done;
+    }
+    const unsigned char *lab = labels.buf;
+    const double *bx = base.buf, *by = bx + n, *bz = by + n;
+    unsigned char *o = out.buf;
+    long long *count = counts.buf;
+    Py_BEGIN_ALLOW_THREADS
+    for (Py_ssize_t p = 0; p < n; ++p) {
+        /* whole grid indices (np.rint: half to even), compared as the integers they are */
+        const double x = rint(bx[p] + sh[0]), y = rint(by[p] + sh[1]), z = rint(bz[p] + sh[2]);
+        unsigned char v = 0; /* 0 outside the grid */
+        if (x >= 0.0 && x <= top[0] && y >= 0.0 && y <= top[1] && z >= 0.0 && z <= top[2]) {
+            const Py_ssize_t at = (Py_ssize_t)x * st[0] + (Py_ssize_t)y * st[1]
+                                  + (Py_ssize_t)z * st[2];
+            v = at >= 0 && at < labels.len ? lab[at] : 0; /* always: the strides fit */
+        }
+        o[p] = v;
+        ++count[v];
+    }
+    Py_END_ALLOW_THREADS
+    result = Py_NewRef(Py_None);
+done:
+    PyBuffer_Release(&labels);
+    PyBuffer_Release(&base);
+    PyBuffer_Release(&out);
+    PyBuffer_Release(&counts);
+    return result;
+}
+
 static PyMethodDef methods[] = {
-    {"plane", plane, METH_VARARGS,
-     "plane(src, (ni, nj, nk), base, start, stop, shift, lo, hi, real_mm, step_mm, out) -> "
-     "(min, max): Plan.plane's voxels start..stop into out (float32), compiled."},
+    {"trilinear", trilinear, METH_VARARGS,
+     "trilinear(src, (ni, nj, nk), base, start, stop, shift, lo, hi, real_mm, step_mm, out) "
+     "-> (min, max): Plan.plane's voxels start..stop into out (float32)."},
+    {"nearest", nearest, METH_VARARGS,
+     "nearest(labels, strides, top, base, shift, out, counts): BackPlan.plane's labels into "
+     "out (uint8), their voxels per value added to counts (int64, 256)."},
     {NULL, NULL, 0, NULL}};
 
-static struct PyModuleDef module = {PyModuleDef_HEAD_INIT, "_trilinear",
-                                    "Plan.plane compiled: the same values bit for bit.", -1,
-                                    methods};
+static struct PyModuleDef module = {PyModuleDef_HEAD_INIT, "_resample",
+                                    "viewer.ai.resample_plan's planes compiled: the same "
+                                    "values bit for bit.", -1, methods};
 
-PyMODINIT_FUNC PyInit__trilinear(void) { return PyModule_Create(&module); }
+PyMODINIT_FUNC PyInit__resample(void) { return PyModule_Create(&module); }
