@@ -16,6 +16,16 @@ from viewer.errors import OperationCancelled
 pytestmark = pytest.mark.skipif(not shm_volume._ENABLED, reason="needs Linux memfd")
 
 
+@pytest.fixture(autouse=True)
+def numpy_planes_here(monkeypatch):
+    """The processes take only numpy's planes (compiled ones run on threads here): planned
+    here as numpy's, the workers still use their compiled planes where built (the same bits,
+    so the comparisons below check those too)."""
+    from viewer.ai import resample_plan
+
+    monkeypatch.setattr(resample_plan, "NATIVE", None)
+
+
 @pytest.fixture(scope="module")
 def case():
     """An oblique 40-slice volume with a missing slice onto a 128^3 grid (2.1 M voxels: over

@@ -14,25 +14,32 @@
 #include <string.h>
 
 /* np.interp(x, xp, arange(n)) for ascending xp: numpy's own formula and edge cases
- * (numpy/_core/src/multiarray/compiled_base.c, arr_interp). */
-static double interp_index(double x, const double *xp, Py_ssize_t n)
+ * (numpy/_core/src/multiarray/compiled_base.c, arr_interp). ``*guess``: where the last search
+ * ended (neighbouring voxels lie in the same or the next interval), as numpy's
+ * binary_search_with_guess; any start gives the same interval. */
+static double interp_index(double x, const double *xp, Py_ssize_t n, Py_ssize_t *guess)
 {
     if (x < xp[0])
         return 0.0;
     if (x > xp[n - 1])
         return (double)(n - 1);
-    Py_ssize_t lo = 0, hi = n - 1; /* the last j with xp[j] <= x */
-    while (lo < hi) {
-        Py_ssize_t mid = (lo + hi + 1) / 2;
-        if (xp[mid] <= x)
-            lo = mid;
-        else
-            hi = mid - 1;
+    Py_ssize_t j = *guess; /* the last j with xp[j] <= x */
+    if (!(xp[j] <= x && (j == n - 1 || x < xp[j + 1]))) {
+        Py_ssize_t lo = 0, hi = n - 1;
+        while (lo < hi) {
+            Py_ssize_t mid = (lo + hi + 1) / 2;
+            if (xp[mid] <= x)
+                lo = mid;
+            else
+                hi = mid - 1;
+        }
+        j = lo;
     }
-    if (lo == n - 1 || xp[lo] == x)
-        return (double)lo;
-    const double slope = ((double)(lo + 1) - (double)lo) / (xp[lo + 1] - xp[lo]);
-    return slope * (x - xp[lo]) + (double)lo;
+    *guess = j;
+    if (j == n - 1 || xp[j] == x)
+        return (double)j;
+    const double slope = ((double)(j + 1) - (double)j) / (xp[j + 1] - xp[j]);
+    return slope * (x - xp[j]) + (double)j;
 }
 
 /* One axis of a source position: clipped into the volume (np.maximum, np.minimum), its
@@ -82,39 +89,67 @@ static PyObject *trilinear(PyObject *self, PyObject *args)
     const Py_ssize_t sx = ni > 1 ? 1 : 0, sy = nj > 1 ? ni : 0, sz = nk > 1 ? ni * nj : 0;
     float mn = 0.0f, mx = 0.0f;
     int nan = 0;
+    Py_ssize_t guess = 0;
     Py_BEGIN_ALLOW_THREADS
-    for (Py_ssize_t p = start; p < stop; ++p) {
-        const double x = bx[p] + sh[0], y = by[p] + sh[1];
-        double z = bz[p] + sh[2];
-        if (xp)
-            z *= step_mm; /* mm along the normal, tested as such */
-        if (!(x >= lo[0] && x <= hi[0] && y >= lo[1] && y <= hi[1] && z >= lo[2]
-              && z <= hi[2]))
-            continue; /* outside the source: left as it is */
-        if (xp)
-            z = interp_index(z, xp, nk); /* the real slice index: a missing one bridged */
-        float fx, fy, fz;
-        Py_ssize_t at = corner(x, ni, &fx) + corner(y, nj, &fy) * ni
-                        + corner(z, nk, &fz) * ni * nj;
-        if (at < 0 || at + sx + sy + sz >= total)
-            at = at < 0 ? 0 : total - 1 - sx - sy - sz; /* never: the corners are inside */
-        const float *c = v + at;
-        const float a = lerp(lerp(c[0], c[sx], fx), lerp(c[sy], c[sy + sx], fx), fy);
-        const float b = lerp(lerp(c[sz], c[sz + sx], fx),
-                             lerp(c[sz + sy], c[sz + sy + sx], fx), fy);
-        o[p] = lerp(a, b, fz);
+    /* In blocks: first each voxel's corner and fractions (float64 index arithmetic, branchy),
+     * then the gathers and the interpolation in a short loop whose loads, independent from
+     * voxel to voxel, are many in flight at once (what numpy's passes get, in one pass). */
+    enum { BLOCK = 256 };
+    Py_ssize_t at_b[BLOCK], p_b[BLOCK];
+    float fx_b[BLOCK], fy_b[BLOCK], fz_b[BLOCK];
+    for (Py_ssize_t s0 = start; s0 < stop; s0 += BLOCK) {
+        const Py_ssize_t s1 = s0 + BLOCK < stop ? s0 + BLOCK : stop;
+        int m = 0;
+        for (Py_ssize_t p = s0; p < s1; ++p) {
+            const double x = bx[p] + sh[0], y = by[p] + sh[1];
+            double z = bz[p] + sh[2];
+            if (xp)
+                z *= step_mm; /* mm along the normal, tested as such */
+            if (!(x >= lo[0] && x <= hi[0] && y >= lo[1] && y <= hi[1] && z >= lo[2]
+                  && z <= hi[2]))
+                continue; /* outside the source: left as it is */
+            if (xp)
+                z = interp_index(z, xp, nk, &guess); /* the real slice index: a gap bridged */
+            Py_ssize_t at = corner(x, ni, &fx_b[m]) + corner(y, nj, &fy_b[m]) * ni
+                            + corner(z, nk, &fz_b[m]) * ni * nj;
+            if (at < 0 || at + sx + sy + sz >= total)
+                at = at < 0 ? 0 : total - 1 - sx - sy - sz; /* never: the corners are inside */
+            at_b[m] = at;
+            p_b[m++] = p;
+        }
+        for (int q = 0; q < m; ++q) {
+            const float *c = v + at_b[q];
+            const float fx = fx_b[q], fy = fy_b[q];
+            const float a = lerp(lerp(c[0], c[sx], fx), lerp(c[sy], c[sy + sx], fx), fy);
+            const float b = lerp(lerp(c[sz], c[sz + sx], fx),
+                                 lerp(c[sz + sy], c[sz + sy + sx], fx), fy);
+            o[p_b[q]] = lerp(a, b, fz_b[q]);
+        }
     }
-    /* The plane's minimum and maximum, as ndarray.min()/max() (NaN spreads). */
+    /* The plane's minimum and maximum, as ndarray.min()/max() (NaN spreads); four lanes,
+     * so that each comparison does not wait for the one before. */
     if (n > 0) {
-        mn = mx = o[0];
-        for (Py_ssize_t p = 0; p < n; ++p) {
-            const float f = o[p];
-            if (f != f)
-                nan = 1;
-            else {
-                mn = f < mn ? f : mn;
-                mx = f > mx ? f : mx;
+        float lo4[4], hi4[4];
+        for (int l = 0; l < 4; ++l)
+            lo4[l] = hi4[l] = o[0];
+        Py_ssize_t p = 0;
+        for (; p + 4 <= n; p += 4)
+            for (int l = 0; l < 4; ++l) {
+                const float f = o[p + l];
+                nan |= f != f;
+                lo4[l] = f < lo4[l] ? f : lo4[l];
+                hi4[l] = f > hi4[l] ? f : hi4[l];
             }
+        for (; p < n; ++p) {
+            const float f = o[p];
+            nan |= f != f;
+            lo4[0] = f < lo4[0] ? f : lo4[0];
+            hi4[0] = f > hi4[0] ? f : hi4[0];
+        }
+        mn = lo4[0], mx = hi4[0];
+        for (int l = 1; l < 4; ++l) {
+            mn = lo4[l] < mn ? lo4[l] : mn;
+            mx = hi4[l] > mx ? hi4[l] : mx;
         }
     }
     Py_END_ALLOW_THREADS

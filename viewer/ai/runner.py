@@ -20,6 +20,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 
+from viewer.ai import resample
 from viewer.ai.manifest import ModelManifest
 from viewer.ai.preprocess import apply_intensity, resize_2d
 from viewer.ai.registry import ModelEntry, applicability_warnings, check_applicable
@@ -146,9 +147,10 @@ class Runner:
 
         m = entry.manifest
         heads = [f.header for f in stack.frames]
-        # A 3-D model's volume goes to the decoder processes for resampling: written straight
-        # into shared memory, not copied there.
-        shared = shm_volume.allocate(vol.shape, np.float32) if m.mode == "3d" else None
+        # A 3-D model's volume going to the decoder processes for resampling is written
+        # straight into shared memory, not copied there.
+        shared = (shm_volume.allocate(vol.shape, np.float32)
+                  if m.mode == "3d" and resample.processes_help() else None)
         if shared is not None:
             real = to_real_volume(vol, heads, out=shared.array)
         else:
@@ -252,8 +254,9 @@ class Runner:
         # Output channels are listed in the manifest's label order.
         values = np.array([lab.value for lab in m.labels], dtype=np.uint8)
         logits = out[0] if m.layout == "NCDHW" else np.moveaxis(out[0], -1, 0)
-        # In shared memory: the decoder processes map the labels back onto the stack.
-        shared = shm_volume.allocate(logits.shape[1:], np.uint8)
+        # In shared memory where the decoder processes map the labels back onto the stack.
+        shared = (shm_volume.allocate(logits.shape[1:], np.uint8)
+                  if resample.processes_help() else None)
         labels = channel_labels(logits, values, threads=self.threads,
                                 out=None if shared is None else shared.array)
         del out, logits
