@@ -55,6 +55,30 @@ def test_percentile_of_converted_values_taken_among_the_stored_ones(dtype, slope
         assert ours.tobytes() == np.percentile(real, q).tobytes(), q
 
 
+@pytest.mark.parametrize("dtype", [np.uint16, np.int16, np.uint8, np.int8])
+@pytest.mark.parametrize("transposed", [False, True])
+def test_percentile_of_a_large_integer_volume_is_counted_with_numpy_s_values(dtype, transposed):
+    """From COUNT_FROM elements on, 8- and 16-bit integers are counted, not partitioned:
+    numpy's values bit for bit, plain or converted, contiguous or a transposed view, and the
+    volume is not copied (nor changed)."""
+    from viewer import numeric
+
+    info = np.iinfo(dtype)
+    rng = np.random.default_rng(info.bits)
+    vol = rng.normal(20, 90, (9, 61, 130)).clip(info.min, info.max).astype(dtype)
+    vol[0, 0, :3] = [info.min, info.max, 0]  # both ends of the type
+    assert vol.size >= numeric.COUNT_FROM
+    values = vol.transpose(2, 0, 1) if transposed else vol
+    before = values.copy()
+    for q in ([1, 99.5], [0, 100], [50], [0.5, 2.5, 97.5, 99.5], [33.3]):
+        ours = percentile(values, q)
+        assert ours.tobytes() == np.percentile(values, q).tobytes(), q
+        conv = percentile(values, q, convert=lambda v: v.astype(np.float32) * 0.5 - 3)
+        want = np.percentile(values.astype(np.float32) * 0.5 - 3, q)
+        assert conv.tobytes() == want.tobytes(), q
+    assert np.array_equal(values, before)
+
+
 def test_median_of_a_real_slice_and_of_nothing(sample_catalog):
     from viewer.dicom.pixels import StackPixels
 
