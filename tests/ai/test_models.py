@@ -112,8 +112,9 @@ def test_cancel_takes_effect_within_a_second(entries, sample_stacks):
         try:
             Runner().run(entries["brainchop-tissue"], px, progress=progress, cancel=cancel)
             outcome["result"] = "finished"
-        except OperationCancelled:
+        except OperationCancelled as exc:
             outcome["result"] = "cancelled"
+            outcome["cause"] = exc.__cause__
         outcome["t"] = time.perf_counter()
 
     th = threading.Thread(target=work)
@@ -124,7 +125,12 @@ def test_cancel_takes_effect_within_a_second(entries, sample_stacks):
     cancel.set()
     th.join(10)
     assert outcome["result"] == "cancelled"
-    assert outcome["t"] - t0 < 1.0
+    # onnxruntime's run itself was stopped (it raised on the terminate flag), whatever the
+    # machine's speed: not a run that went to its end and was discarded afterwards.
+    assert "terminate" in str(outcome["cause"]).lower()
+    # Between two of its nodes (~0.4 s each here): a generous bound, as a loaded CI machine
+    # took 1.2-2.7 s; a cancel seen only after the run would also fail the line above.
+    assert outcome["t"] - t0 < 5.0
 
 
 def _copy_model(tmp_path, model_id="brainchop-tissue"):
