@@ -8,9 +8,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from viewer.ai.labels import channel_labels
 from viewer.ai.preprocess import apply_intensity
 from viewer.ai.resample import resample_to_grid
-from viewer.ai.runner import channel_labels
 
 
 def test_running_max_labels_equal_argmax_with_ties_across_blocks():
