@@ -1,7 +1,7 @@
 """radviewer's one compiled part; everything else is in pyproject.toml.
 
 viewer/ai/_resample.c: the resampling planes of a 3-D model's analysis (viewer.ai.resample_plan),
-the numpy code's values bit for bit at a fraction of its CPU. Optional: without a C compiler or
+the numpy code's values bit for bit at about half its CPU. Optional: without a C compiler or
 Python's headers the install goes on and the numpy code runs. -ffp-contract=off: a fused
 multiply-add rounds once where numpy rounds twice.
 """
