@@ -166,9 +166,10 @@ def _staging(out: Path) -> Path:
 def cmd_analyze(args: argparse.Namespace) -> int:
     from viewer.dicom import decode_pool
 
-    # The decoder forkserver's codec imports (~0.3 s) overlap the scan and onnxruntime's import
-    # instead of waiting for the first compressed slice, as the window does at launch.
-    decode_pool.prestart()
+    # The decoder processes forked from this single-threaded process (they share its imports),
+    # or else the forkserver's codec imports (~0.3 s) set going to overlap the scan, as the
+    # window does at launch.
+    decode_pool.fork_now() or decode_pool.prestart()
     from viewer.dicom.pixels import StackPixels
     from viewer.dicom.scan import scan_folder
     from viewer.errors import DicomReadError, ExportError, OperationCancelled, ViewerError

@@ -45,6 +45,20 @@ def worker_init(app_pid: int) -> None:
     threading.Thread(target=_watch_app, args=(app_pid,), name="watch-app", daemon=True).start()
 
 
+def worker_init_forked(app_pid: int, preload: tuple[str, ...]) -> None:
+    """(worker forked from the app itself, :func:`~viewer.dicom.decode_pool.fork_now`) As
+    :func:`worker_init`, then import the decoders that a forkserver would have imported for
+    it (the app has numpy and the rest already); a missing one is skipped."""
+    worker_init(app_pid)
+    import importlib
+
+    for name in preload:
+        try:
+            importlib.import_module(name)
+        except ImportError:
+            pass
+
+
 def _watch_app(app_pid: int) -> None:
     while True:
         time.sleep(1.0)
