@@ -67,6 +67,8 @@ SCRIPT = textwrap.dedent('''
         got = dict(decode_pool.run_each(boom, list(range(6)), batch=1))
         out["crashed"] = type(got[2]).__name__
         out["others"] = [got[i] for i in (0, 1, 3, 4, 5)]
+        more = dict(decode_pool.run_each(boom, [0, 1, 3, 4], batch=1))  # the rebuilt pool's
+        out["more"] = [more[i] for i in range(4)]
         after = decode_pool.pids()
         out["rebuilt_parents"] = sorted({parent_of(p) for p in after})
         out["forkserver_after"] = forkserver._forkserver._forkserver_pid
@@ -96,7 +98,7 @@ def test_a_single_threaded_run_forks_its_decoders_and_they_decode_the_same(tmp_p
     # A worker lost: that item alone is reported, the others come back, and the rebuilt
     # pool's workers are the forkserver's (the run has threads by now).
     assert out["crashed"] == "WorkerCrashed"
-    assert out["others"] == [0, 10, 30, 40, 50]
+    assert out["others"] == [0, 10, 30, 40, 50] and out["more"] == [0, 10, 30, 40]
     assert out["forkserver_after"] is not None
     assert out["rebuilt_parents"] == [out["forkserver_after"]]
 
