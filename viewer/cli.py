@@ -373,6 +373,9 @@ def entry() -> int:
     last collections over them cost ~0.04 s at exit). Tests call :func:`main` in-process."""
     import gc
 
+    from viewer import cli_common
+
+    cli_common.OWN_PROCESS = True
     code = main()
     gc.freeze()
     return code

@@ -33,6 +33,12 @@ EXIT_CODES: tuple[tuple[int, str, str], ...] = (  # (code, in a word, when)
 
 log = logging.getLogger("radviewer.cli")
 
+# True in a process that is one radviewer command from its start (viewer.cli.entry: the console
+# script, ``python -m viewer.cli``, the frozen app), not when a command runs inside another
+# program (the tests call viewer.cli.main in-process): only then may a command fork this
+# process, whose native threads (Qt's, onnxruntime's) fork() would not carry.
+OWN_PROCESS = False
+
 
 def say(command: str, message: str) -> None:
     """Print ``radviewer COMMAND: message`` on stderr (one line)."""

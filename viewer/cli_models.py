@@ -164,12 +164,14 @@ def _staging(out: Path) -> Path:
 
 
 def cmd_analyze(args: argparse.Namespace) -> int:
+    # The decoder processes forked from this process while it is a command of its own and still
+    # single-threaded (they share its imports), or else the forkserver's codec imports (~0.3 s)
+    # set going to overlap the scan, as the window does at launch.
+    from viewer import cli_common
     from viewer.dicom import decode_pool
 
-    # The decoder processes forked from this single-threaded process (they share its imports),
-    # or else the forkserver's codec imports (~0.3 s) set going to overlap the scan, as the
-    # window does at launch.
-    decode_pool.fork_now() or decode_pool.prestart()
+    if not (cli_common.OWN_PROCESS and decode_pool.fork_now()):
+        decode_pool.prestart()
     from viewer.dicom.pixels import StackPixels
     from viewer.dicom.scan import scan_folder
     from viewer.errors import DicomReadError, ExportError, OperationCancelled, ViewerError

@@ -1,10 +1,9 @@
 """decode_pool.fork_now: a command-line run forks its decoder processes from itself (no
-forkserver to start and import everything again), only while it is single-threaded; they
-decode the sample's JPEG-LS series as the forkserver's workers do, and a pool rebuilt after a
-worker dies comes from the forkserver.
+forkserver to start and import everything again), only in a process of its own while it is
+single-threaded; they decode the sample's JPEG-LS series as the forkserver's workers do, and a
+pool rebuilt after a worker dies comes from the forkserver.
 
-Each case runs in a fresh interpreter: pytest's own process has threads, where forking is
-refused (that refusal is the third case)."""
+The forking cases run in a fresh interpreter: pytest's own process must never be forked."""
 
 from __future__ import annotations
 
@@ -106,3 +105,24 @@ def test_a_single_threaded_run_forks_its_decoders_and_they_decode_the_same(tmp_p
 def test_a_run_with_another_thread_does_not_fork(tmp_path):
     out = _run(tmp_path, "threaded")
     assert out == {"forked": False, "pool": False}
+
+
+def test_only_a_command_in_a_process_of_its_own_forks(monkeypatch, tmp_path):
+    """viewer.cli.entry marks the process as the command's own; a command run inside another
+    program (here pytest, with Qt's and onnxruntime's native threads) never forks it."""
+    from viewer import cli_common
+    from viewer.cli import main
+    from viewer.dicom import decode_pool
+    from viewer.paths import sample_study_dir
+
+    calls = []
+    monkeypatch.setattr(decode_pool, "fork_now", lambda: calls.append("fork") or False)
+    monkeypatch.setattr(decode_pool, "prestart", lambda: calls.append("prestart"))
+    args = ["analyze", str(sample_study_dir()), "--model", "brainchop-tissue", "--series", "99",
+            "--out", str(tmp_path / "o"), "--quiet"]
+    assert main(args) == cli_common.EXIT_USAGE  # no series 99: refused after the scan
+    assert calls == ["prestart"]
+    monkeypatch.setattr(cli_common, "OWN_PROCESS", True)
+    calls.clear()
+    assert main(args) == cli_common.EXIT_USAGE
+    assert calls == ["fork", "prestart"]  # asked first; refused here, so the forkserver

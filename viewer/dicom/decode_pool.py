@@ -217,7 +217,9 @@ def prestart() -> None:
 def fork_now() -> bool:
     """Fork the decoder processes from this process now, where that is safe: on Linux, while
     it runs no other Python thread and before any pool (a fork with other threads alive can
-    deadlock the children). True where it did; else call :func:`prestart`.
+    deadlock the children). True where it did; else call :func:`prestart`. Only for a
+    process that is one command from its start (``viewer.cli_common.OWN_PROCESS``): native
+    threads (Qt's, onnxruntime's) are not seen here.
 
     For a command-line run, which starts single-threaded and whose imports (numpy among them)
     the workers then share: no forkserver to start and import everything again (~0.25 s of
