@@ -91,8 +91,8 @@ class Plan:
                 and out_plane.dtype == np.float32 and out_plane.flags.c_contiguous):
             real = b"" if self.real_mm is None else self.real_mm
             lo_hi = NATIVE.trilinear(flat, self.sizes, self.base, kept.start, kept.stop,
-                                 tuple(self.m[:3, self.outer] * k), tuple(self.lo),
-                                 tuple(self.hi), real, self.step_mm, out_plane)
+                                     tuple(self.m[:3, self.outer] * k), tuple(self.lo),
+                                     tuple(self.hi), real, self.step_mm, out_plane)
             return np.array(lo_hi, np.float32)
         if kept is not None:
             flat_out = out_plane.reshape(-1)
