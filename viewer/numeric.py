@@ -46,7 +46,7 @@ def percentile(values, q, convert=None) -> np.ndarray:
 
     Integers of 8 or 16 bits (stored pixels) are counted instead of partitioned: the order
     statistics are the same elements, found without a copy of the volume (the copy numpy
-    partitions was 13 MB of the tissue analysis's memory peak, made while the network runs).
+    partitions was 13 MB of a 3-D analysis's memory peak, made while the network runs).
     """
     arr = np.asarray(values)
     counted = arr.size >= COUNT_FROM and arr.dtype.kind in "iu" and arr.dtype.itemsize <= 2
